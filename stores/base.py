@@ -36,6 +36,16 @@ class OutboundMessage:
     attributes: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PayloadPointer:
+    """The S3 object that contains a payload too large for the queue, with its checksum."""
+
+    bucket: str
+    key: str
+    size: int
+    sha256: str
+
+
 class RevisionConflict(Exception):
     """A conditional write found another revision stored than the one expected."""
 
@@ -71,6 +81,11 @@ class EventQueue(Protocol):
         Raises ``stores.errors.DeliveryError`` naming the messages that could
         not be delivered after the retry budget; the caller keeps those.
         """
+
+
+class PayloadStore(Protocol):
+    def put(self, key_hint: str, data: bytes) -> PayloadPointer:
+        """Store ``data`` and return its location; ``key_hint`` (a conversation id) groups keys."""
 
 
 class CheckpointStore(Protocol):
