@@ -157,3 +157,36 @@ class FakeClock:
         """
         with self._advanced:
             return self._advanced.wait_for(lambda: self._now >= monotonic_time, timeout)
+
+
+class ScaledClock(SystemClock):
+    """Real time running ``speed`` times faster, for demonstrations.
+
+    A 30-second heartbeat interval passes in one real second at ``speed=30``.
+    Both the simulator and the service must share the same instance.
+    """
+
+    def __init__(self, speed: float, start: float | None = None) -> None:
+        if speed <= 0:
+            raise ValueError(f"Clock speed must be positive, got {speed}.")
+        super().__init__()
+        self._speed = speed
+        self._real_origin = time.monotonic()
+        self._wall_origin = time.time() if start is None else start
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per real second."""
+        return self._speed
+
+    def time(self) -> float:
+        return self._wall_origin + (time.monotonic() - self._real_origin) * self._speed
+
+    def monotonic(self) -> float:
+        return (time.monotonic() - self._real_origin) * self._speed
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds / self._speed)
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        return super().call_later(delay / self._speed, callback)

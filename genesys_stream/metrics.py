@@ -178,6 +178,8 @@ class Metrics:
         self._counters = {
             name: 0.0 for name, spec in self._catalogue.items() if spec.kind is Kind.COUNTER
         }
+        # Counter sums since start, which flushes do not reset (for summaries).
+        self._totals = dict(self._counters)
         self._gauges: dict[str, float] = {}
         self._timings: dict[str, list[float]] = {}
         self._timing_counts: dict[str, int] = {}
@@ -189,6 +191,12 @@ class Metrics:
             return
         with self._lock:
             self._counters[name] += value
+            self._totals[name] += value
+
+    def totals(self) -> dict[str, float]:
+        """Return every counter's sum since start, unaffected by flushes."""
+        with self._lock:
+            return dict(self._totals)
 
     def set_gauge(self, name: str, value: float) -> None:
         """Set the gauge ``name`` to ``value`` until it is set again."""

@@ -107,14 +107,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         print(json.dumps(endpoints), flush=True)
         if args.conversations > 0:
-            run_traffic(sim, args, stop)
+            run_traffic(sim, args.conversations, args.window, args.seed, stop)
         else:
             stop.wait()
     return 0
 
 
-def run_traffic(sim: Simulator, args: argparse.Namespace, stop: threading.Event) -> None:
-    """Generate and load one traffic window after another until ``stop`` is set."""
+def run_traffic(
+    sim: Simulator, conversations: int, window_seconds: float, seed: int, stop: threading.Event
+) -> None:
+    """Generate and load one traffic window after another until ``stop`` is set.
+
+    Each window starts ``conversations`` conversations over ``window_seconds``.
+    """
     try:
         from simulator.traffic import TrafficConfig, generate
     except ImportError:
@@ -122,18 +127,19 @@ def run_traffic(sim: Simulator, args: argparse.Namespace, stop: threading.Event)
         stop.wait()
         return
 
-    # NOTE: the seed sets both the conversations and the org's queues and
-    # agents, so every window brings new queues and agents. The truths of the
-    # last windows are served together.
+    # Every window keeps the org of the first (its queues and agents), so a
+    # service subscribed at start keeps seeing traffic. The truths of the last
+    # windows are served together.
     truths: collections.deque[TruthSource] = collections.deque(maxlen=_WINDOWS_KEPT)
     start = sim.clock.time() + 1.0
     window = 0
     while not stop.is_set():
         config = TrafficConfig(
-            conversations=args.conversations,
+            conversations=conversations,
             start=start,
-            duration=args.window,
-            seed=args.seed + window,
+            duration=window_seconds,
+            seed=seed + window,
+            org_seed=seed,
         )
         scenario = generate(config)
         truths.append(scenario.truth)
@@ -142,7 +148,7 @@ def run_traffic(sim: Simulator, args: argparse.Namespace, stop: threading.Event)
             "traffic.window_loaded",
             extra={"window": window, "emissions": len(scenario.emissions), "start": start},
         )
-        start += args.window
+        start += window_seconds
         window += 1
         stop.wait(max(0.0, start - _WINDOW_LEAD - sim.clock.time()))
 

@@ -81,6 +81,9 @@ class TrafficConfig:
     start: float = 1_767_225_600.0  # 2026-01-01T00:00:00Z: the first conversation begins here
     duration: float = 600.0  # conversations start spread over this many seconds
     seed: int = 0
+    # Seed of the org (queues, agents, wrap-up codes) when it must stay the same
+    # across scenarios with different conversation seeds; None: use ``seed``.
+    org_seed: int | None = None
     queues: int = 5
     agents: int = 20
     duplicate_rate: float = 0.0  # probability a frame is emitted again, 1 or 2 more times
@@ -149,7 +152,10 @@ def generate(config: TrafficConfig) -> Scenario:
     """Generate conversations, their emissions and their truth, the same for the same seed."""
     conversation_rng = random.Random(config.seed)
     delivery_rng = random.Random(f"{config.seed}:delivery")
-    org = build_org(conversation_rng, config.queues, config.agents)
+    org_rng = (
+        conversation_rng if config.org_seed is None else random.Random(f"org:{config.org_seed}")
+    )
+    org = build_org(org_rng, config.queues, config.agents)
 
     conversations = _play_conversations(config, org, conversation_rng)
 
