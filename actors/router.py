@@ -50,6 +50,9 @@ class FrameRouter:
         self._lock = threading.Lock()
         self.metrics = metrics
         self.ignored_topics: set[str] = set()
+        # Frames read from every socket; waiters (tests, the demo) use the condition.
+        self.frames_read = 0
+        self.frames_changed = threading.Condition()
 
     def replace_merge(self, shard: int, ref: pykka.ActorRef[Any]) -> None:
         """Point a shard at a restarted MergeActor."""
@@ -58,6 +61,9 @@ class FrameRouter:
 
     def route(self, text: str, received_at: float) -> str | None:
         """Handle one frame; return a control word for the ConnectionActor, or None."""
+        with self.frames_changed:
+            self.frames_read += 1
+            self.frames_changed.notify_all()
         try:
             frame = parse_frame(text, received_at)
         except FrameError as exc:
@@ -89,6 +95,11 @@ class FrameRouter:
                     log.info("frame.ignored_topic", extra={"topic": topic})
                 return None
         return None
+
+    def wait_for_frames(self, count: int, timeout: float) -> bool:
+        """Wait until ``count`` frames were read in all; False after ``timeout`` seconds."""
+        with self.frames_changed:
+            return self.frames_changed.wait_for(lambda: self.frames_read >= count, timeout)
 
     def observe(self, observation: Observation) -> None:
         """Tell one observation to the MergeActor of its conversation's shard."""

@@ -294,6 +294,15 @@ class Simulator:
     # Inspection
 
     @property
+    def frames_sent(self) -> int:
+        """Text frames written to every socket since start."""
+        return self._sockets.frames_sent
+
+    def queued_frames(self) -> int:
+        """Return the frames queued on open sockets and not yet written."""
+        return self._sockets.queued_frames()
+
+    @property
     def requests(self) -> list[RequestRecord]:
         with self._lock:
             return list(self._requests)

@@ -167,6 +167,9 @@ class SocketServer:
         self._heartbeats_stopped_for_all = False
         self.pong_delay = 0.0  # seconds on the simulator clock
         self.pongs_dropped = False
+        # Text frames written to a socket, and frames queued but not yet written;
+        # tests compare them with what their client read.
+        self.frames_sent = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: Server | None = None
@@ -236,6 +239,11 @@ class SocketServer:
     def is_connected(self, channel_id: str) -> bool:
         with self._lock:
             return channel_id in self._live
+
+    def queued_frames(self) -> int:
+        """Return the frames queued on open sockets and not yet written."""
+        with self._lock:
+            return sum(sock.outbox.qsize() for sock in self._sockets if not sock.closed)
 
     def socket_count(self, channel_id: str) -> int:
         """Return how many sockets are open on the channel (1 at most, bar a closing one)."""
@@ -416,6 +424,7 @@ class SocketServer:
             try:
                 if isinstance(item, str):
                     await connection.send(item)
+                    self.frames_sent += 1
                 elif isinstance(item, _Close):
                     await connection.close(item.code, item.reason)
                     return
