@@ -12,6 +12,7 @@ line of defence; callers still never pass a secret.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
 from datetime import UTC, datetime
@@ -26,6 +27,14 @@ _RECORD_ATTRIBUTES = frozenset(
 _SECRET_FIELDS = frozenset(
     {"client_secret", "secret", "token", "access_token", "authorization", "connect_uri"}
 )
+# A channel id is the credential of its WebSocket (the connectUri carries nothing
+# else), so logs show a stable fingerprint instead: equal ids, equal fingerprints.
+_CHANNEL_FIELDS = frozenset({"channel_id", "from_channel_id", "to_channel_id"})
+
+
+def channel_fingerprint(channel_id: str) -> str:
+    """Return a short, stable stand-in for a channel id, safe to log."""
+    return "ch-" + hashlib.blake2b(channel_id.encode(), digest_size=5).hexdigest()
 
 
 class JsonFormatter(logging.Formatter):
@@ -41,11 +50,21 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key in _RECORD_ATTRIBUTES or key.startswith("_"):
                 continue
-            line[key] = "[redacted]" if key.lower() in _SECRET_FIELDS else value
+            lowered = key.lower()
+            if lowered in _SECRET_FIELDS:
+                value = "[redacted]"
+            elif lowered in _CHANNEL_FIELDS and isinstance(value, str):
+                value = channel_fingerprint(value)
+            line[key] = value
         if record.exc_info and record.exc_info[0] is not None:
             line["error_type"] = record.exc_info[0].__name__
             line["error"] = str(record.exc_info[1])
         return orjson.dumps(line, default=str).decode()
+
+
+# Libraries whose DEBUG lines carry request paths with channel ids, or whole
+# frames; they log at WARNING and above whatever the service's level.
+QUIET_LIBRARIES = ("urllib3", "botocore", "boto3", "websocket", "pykka")
 
 
 def configure(level: str = "INFO", stream: TextIO | None = None) -> None:
@@ -55,3 +74,5 @@ def configure(level: str = "INFO", stream: TextIO | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
