@@ -25,7 +25,9 @@ Unchanged nodes are shared between the old and the new state, so merging a
 duplicate allocates almost nothing and returns the old state itself. A state
 also remembers the fingerprints of the last observations merged into it, so an
 exact copy (the same change on the queue, user and media topics) is skipped
-before it is even normalized.
+before it is even normalized. It also keeps a digest of each raw participant
+of the latest snapshot, so a changed snapshot normalizes and merges only the
+participants that changed.
 """
 
 from __future__ import annotations
@@ -85,13 +87,15 @@ def merge(state: ConversationState | None, observation: Observation) -> MergeRes
     if state is not None and fingerprint in state.seen:
         # Merged before, and merging is idempotent. Its surprises were counted then.
         return MergeResult(state, False, [], 0)
-    surprises = observation.report.count
     base = state if state is not None else ConversationState(observation.conversation_id)
+    # Participants this state has already merged are left out: merging is idempotent.
+    content = observation.content_without(base.known_participants)
+    surprises = content.report.count
 
-    participants = _merge_participants(base.participants, observation.participants)
-    times = _join_times(base.times, observation.times)
-    fields = _join_observed(base.fields, observation.fields, observation.stamp)
-    queues = _join_queues(base.queues, observation.queues)
+    participants = _merge_participants(base.participants, content.participants)
+    times = _join_times(base.times, content.times)
+    fields = _join_observed(base.fields, content.fields, content.stamp)
+    queues = _join_queues(base.queues, content.queues)
     unchanged = (
         participants is base.participants
         and times is base.times
@@ -110,6 +114,8 @@ def merge(state: ConversationState | None, observation: Observation) -> MergeRes
         participants=participants,
         queues=queues,
         seen=_remember(set(base.seen), fingerprint),
+        # The participants of the latest snapshot: those the next one most likely repeats.
+        known_participants=content.participant_digests or base.known_participants,
     )
     return MergeResult(merged, True, diff_events(state, merged), surprises)
 
@@ -165,6 +171,7 @@ def with_revision(state: ConversationState, revision: int) -> ConversationState:
         state.participants,
         state.queues,
         seen=state.seen,
+        known_participants=state.known_participants,
     )
 
 
@@ -263,6 +270,9 @@ def _join_times(current: dict[str, str], observed: Mapping[str, str]) -> dict[st
     """Keep the earliest or latest of each time, returning ``current`` itself if nothing moved."""
     if observed.items() <= current.items():
         return current
+    if not current:
+        # A new node: nothing to compare.
+        return dict(observed)
     result = dict(current)
     for key, time in observed.items():
         old = result.get(key)
@@ -279,6 +289,8 @@ def _join_observed(
     # A duplicate carries only registers the state already holds: one C-level check.
     if registers.items() <= current.items():
         return current
+    if not current:
+        return registers
     result = current
     for key, register in registers.items():
         old = result.get(key)

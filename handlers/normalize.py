@@ -31,6 +31,7 @@ from handlers.state import (
     DISCONNECTED_RANK,
     RESERVED_KEYS,
     TIME_KEYS,
+    KnownParticipant,
     Stamp,
     state_rank,
 )
@@ -213,7 +214,9 @@ class Content:
 
     ``queues`` maps queue ids to the earliest time the input places the
     conversation there. ``event_time`` is the detail event's ``eventTime``,
-    else the latest time the input carries.
+    else the latest time the input carries. ``participant_digests`` maps the
+    digest of each raw participant of the input, left out or not, to what the
+    input needs from it (snapshots and REST conversations only).
     """
 
     stamp: Stamp
@@ -223,6 +226,7 @@ class Content:
     queues: dict[str, str | None]
     report: SchemaReport
     event_time: str | None
+    participant_digests: dict[bytes, KnownParticipant] = field(default_factory=dict)
 
 
 class Observation:
@@ -237,6 +241,7 @@ class Observation:
 
     __slots__ = (
         "_content",
+        "_event_time",
         "_fingerprint",
         "body",
         "conversation_id",
@@ -269,6 +274,9 @@ class Observation:
         self.correlation_id = correlation_id
         self.detail_kind = detail_kind
         self._content: Content | None = None
+        # (event time,) once a partial content has been built, so reading
+        # ``event_time`` then needs no full normalization.
+        self._event_time: tuple[str | None] | None = None
         self._fingerprint: bytes | None = None
 
     def __repr__(self) -> str:
@@ -282,6 +290,26 @@ class Observation:
         if self._content is None:
             self._content = _normalize(self)
         return self._content
+
+    def content_without(self, known: Mapping[bytes, KnownParticipant]) -> Content:
+        """Return the content without the participants whose digests are in ``known``.
+
+        ``known`` describes participants already merged into the state this
+        observation merges into, so merging them again would change nothing.
+        The stamp, event time and schema report are the same as ``content``'s.
+        ``participants`` and ``queues`` leave the known participants out, and
+        ``participant_digests`` covers every participant. Detail events and
+        analytics records have no digests, so for them this returns ``content``.
+        """
+        if self.kind not in (SNAPSHOT, REST):
+            return self.content
+        if self._content is not None and not known:
+            return self._content
+        content = _document_content(self.body, known)
+        if not known:
+            self._content = content
+        self._event_time = (content.event_time,)
+        return content
 
     @property
     def fingerprint(self) -> bytes:
@@ -328,6 +356,8 @@ class Observation:
 
     @property
     def event_time(self) -> str | None:
+        if self._content is None and self._event_time is not None:
+            return self._event_time[0]
         return self.content.event_time
 
 
@@ -415,7 +445,16 @@ def _document_id(body: Mapping[str, Any]) -> str:
     return conversation_id if isinstance(conversation_id, str) else ""
 
 
-def _document_content(body: dict[str, Any]) -> Content:
+def _document_content(
+    body: dict[str, Any], known: Mapping[bytes, KnownParticipant] | None = None
+) -> Content:
+    """Normalize a snapshot or REST conversation.
+
+    With ``known``, a participant whose digest is in it is left out, but its
+    latest time and surprises count as if it had been normalized, so the
+    stamp and report do not change. Its queue needs no entry, because
+    ``known`` holds only participants already merged.
+    """
     surprises = _Surprises()
     if not isinstance(body.get("id"), str):
         surprises.add("id")
@@ -423,21 +462,35 @@ def _document_content(body: dict[str, Any]) -> Content:
 
     times, fields = _split(body, _CONVERSATION_SKIP, surprises, "conversation")
     participants: list[ParticipantObservation] = []
+    latest_times = [times_max(times)]
+    digests: dict[bytes, KnownParticipant] = {}
     queues: dict[str, str | None] = {}
     raw_participants = body.get("participants")
     if raw_participants is not None and not isinstance(raw_participants, list):
         surprises.add("participants")
         raw_participants = None
     for raw in raw_participants or ():
-        participant = _participant(raw, surprises)
-        if participant is None:
-            continue
-        participants.append(participant)
-        queue_id = participant.fields.get("queueId")
-        if participant.fields.get("purpose") == "acd" and isinstance(queue_id, str):
-            _add_queue(queues, queue_id, _earliest_start(participant))
+        digest = _participant_digest(raw) if known is not None else None
+        summary = known.get(digest) if known is not None and digest is not None else None
+        if summary is None:
+            participant_surprises = _Surprises()
+            participant = _participant(raw, participant_surprises)
+            summary = KnownParticipant(
+                participant.stamp[1] if participant is not None else "",
+                tuple(participant_surprises.paths),
+            )
+            if participant is not None:
+                participants.append(participant)
+                queue_id = participant.fields.get("queueId")
+                if participant.fields.get("purpose") == "acd" and isinstance(queue_id, str):
+                    _add_queue(queues, queue_id, _earliest_start(participant))
+        if digest is not None:
+            digests[digest] = summary
+        for path in summary.surprises:
+            surprises.add(path)
+        latest_times.append(summary.latest)
 
-    latest = max([times_max(times), *(p.stamp[1] for p in participants)], default="")
+    latest = max(latest_times)
     return Content(
         stamp=(0, latest),
         times=times,
@@ -446,7 +499,16 @@ def _document_content(body: dict[str, Any]) -> Content:
         queues=queues,
         report=surprises.report(),
         event_time=latest or None,
+        participant_digests=digests,
     )
+
+
+def _participant_digest(raw: object) -> bytes | None:
+    """Return a 16-byte digest of one raw participant, or None if orjson cannot encode it."""
+    try:
+        return hashlib.blake2b(orjson.dumps(raw), digest_size=16).digest()
+    except orjson.JSONEncodeError:
+        return None
 
 
 def _participant(raw: object, surprises: _Surprises) -> ParticipantObservation | None:

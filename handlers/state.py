@@ -64,6 +64,14 @@ def state_rank(state: str) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class KnownParticipant:
+    """What a snapshot needs from a participant already merged: its latest time, its surprises."""
+
+    latest: str
+    surprises: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CommunicationState:
     """One communication (``calls[]``, ``chats[]``, ...) of a participant."""
 
@@ -95,7 +103,7 @@ class ConversationState:
     time it was seen there (None when no time was given). ``revision`` counts
     the merges that changed the content. The content is never mutated: a merge
     that changes something returns a new instance sharing unchanged nodes.
-    Only the caches ``derived`` and ``seen`` change in place.
+    Only the caches ``derived``, ``seen`` and ``known_participants`` change in place.
     """
 
     conversation_id: str
@@ -110,6 +118,12 @@ class ConversationState:
     # Fingerprints of observations already merged, so that their duplicates
     # skip normalization. A cache, not content: never stored, never compared.
     seen: set[bytes] = field(default_factory=set, compare=False, repr=False)
+    # Digests of the raw participants of the latest snapshot merged, each with
+    # what the rest of a snapshot needs from it, so that a changed snapshot
+    # normalizes and merges only the participants that changed. A cache like ``seen``.
+    known_participants: dict[bytes, KnownParticipant] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -408,3 +409,25 @@ def test_huge_integer_values_merge() -> None:
     backward = merge_all([huge, small])
 
     assert same_content(forward, backward)
+
+
+def test_unchanged_participants_skip_normalization(sample: Callable[[str], Any]) -> None:
+    """A snapshot that changes one participant merges as if every participant were merged."""
+    first = sample(CALLBACK)["eventBody"]
+    changed = copy.deepcopy(first)
+    changed["participants"][4]["callbacks"][0]["held"] = True
+    changed["participants"][4]["callbacks"][0]["startHoldTime"] = "2022-07-04T20:08:00.000Z"
+    changed["unknownConversationKey"] = 1
+    changed["participants"][0]["unknownParticipantKey"] = 1
+    state = merge(None, from_snapshot(first, 1.0)).state
+    observation = from_snapshot(changed, 2.0)
+
+    skipping = merge(state, observation)
+    full = merge(dataclasses.replace(state, known_participants={}), from_snapshot(changed, 2.0))
+
+    assert len(observation.content_without(state.known_participants).participants) == 2
+    assert len(skipping.state.known_participants) == 5
+    assert same_content(skipping.state, full.state)
+    assert skipping.state.revision == full.state.revision
+    assert skipping.surprises == full.surprises
+    assert skipping.events == full.events

@@ -20,7 +20,7 @@ def merge_all(observations: list[Observation], cache: bool = True) -> Conversati
     state = None
     for observation in observations:
         if state is not None and not cache:
-            state = dataclasses.replace(state, seen=set())
+            state = dataclasses.replace(state, seen=set(), known_participants={})
         state = merge(state, observation).state
     assert state is not None
     return state
@@ -158,7 +158,7 @@ def test_conflicting_observations_any_order(data: st.DataObject) -> None:
 @PROPERTY_SETTINGS
 @given(observation_sets)
 def test_merging_again_changes_nothing(observations: list[Observation]) -> None:
-    state = dataclasses.replace(merge_all(observations), seen=set())
+    state = dataclasses.replace(merge_all(observations), seen=set(), known_participants={})
 
     results = [merge(state, observation) for observation in observations]
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from boto3.dynamodb.types import TypeSerializer
 
 from stores.items import (
     COMPRESSED,
@@ -167,3 +168,42 @@ def test_decimal_passes_through() -> None:
 def test_number_over_38_digits_rejected() -> None:
     with pytest.raises(ValueError, match="big"):
         to_attribute_values({"big": 10**40 + 1})
+
+
+def test_conversion_matches_boto3_serializer() -> None:
+    item = {
+        "s": "text",
+        "unicode": "\u00e9t\u00e9",
+        "n": 12_300,
+        "negative": -7,
+        "b": False,
+        "none": None,
+        "l": ["a", 1, ["nested"], {"k": "\u00fc"}],
+        "m": {"\u00e9": "v", "inner": {"x": [True, None]}},
+        "t": ("a", 2),
+        "big": 10**37,
+        "bytes": b"\x00\x01",
+        "f": 2.5,
+    }
+    serializer = TypeSerializer()
+    expected = {
+        key: serializer.serialize(list(value) if isinstance(value, tuple) else value)
+        for key, value in {**item, "f": Decimal("2.5")}.items()
+    }
+
+    assert to_attribute_values(item) == expected
+
+
+def test_encode_item_sizes_as_item_size() -> None:
+    item = {"id": "\u00e9", "l": ["x", 12_000, {"k": "\u00fc", "n": None}], "f": 1.5}
+    size = item_size(to_attribute_values(item))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("stores.items.TARGET_ITEM_BYTES", size)
+        at_limit = encode_item(item)
+        patch.setattr("stores.items.TARGET_ITEM_BYTES", size - 1)
+        patch.setattr("stores.items.DYNAMODB_ITEM_LIMIT", size - 1)
+        with pytest.raises(ItemTooLargeError):
+            encode_item(item)
+
+    assert at_limit == to_attribute_values(item)
