@@ -119,6 +119,9 @@ class GenesysClient:
             policy=policy,
             rng=rng,
         )
+        self._token_source = token_source
+        self._clock = clock
+        self._timeout = timeout
 
     @classmethod
     def for_region(
@@ -151,6 +154,19 @@ class GenesysClient:
     @property
     def api_url(self) -> str:
         return self._api.api_url
+
+    def with_policy(self, policy: RetryPolicy) -> GenesysClient:
+        """Return a client for the same API and token source that retries by ``policy``.
+
+        The new client has its own HTTP session, so another thread may use it
+        while this one is in use. A caller that waits out failures on its own
+        timers passes ``RetryPolicy(max_attempts=1)``: every call then returns
+        or raises at once, and a 429 raises ``RateLimitedError`` with its
+        ``Retry-After``.
+        """
+        return GenesysClient(
+            self._api.api_url, self._token_source, self._clock, timeout=self._timeout, policy=policy
+        )
 
     def close(self) -> None:
         """Close the HTTP session, if this client created it."""
@@ -209,9 +225,14 @@ class GenesysClient:
         return channels
 
     def replace_subscriptions(
-        self, channel_id: str, topics: Iterable[str]
+        self, channel_id: str, topics: Iterable[str], ignore_errors: bool = False
     ) -> list[SubscriptionResult]:
-        """Replace the channel's topics with ``topics`` (``PUT``); at most 1,000 topics."""
+        """Replace the channel's topics with ``topics`` (``PUT``); at most 1,000 topics.
+
+        With ``ignore_errors`` (``?ignoreErrors=true``, a parameter of the PUT in
+        the current Platform API SDKs) a topic the client may not read comes
+        back ``Rejected`` instead of failing the whole list.
+        """
         validate_channel_id(channel_id)
         body = _topics_body(topics)
         if len(body) > MAX_TOPICS_PER_CHANNEL:
@@ -220,7 +241,11 @@ class GenesysClient:
                 f"takes at most {MAX_TOPICS_PER_CHANNEL}. Split the topics across channels."
             )
         response = self._api.request_json(
-            "PUT", SUBSCRIPTIONS_PATH, path_params={"channel_id": channel_id}, body=body
+            "PUT",
+            SUBSCRIPTIONS_PATH,
+            path_params={"channel_id": channel_id},
+            params={"ignoreErrors": "true"} if ignore_errors else None,
+            body=body,
         )
         return _subscription_results(response, "PUT")
 
