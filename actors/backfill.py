@@ -7,6 +7,11 @@ record, then fetches ``GET /api/v2/conversations/{id}`` for the conversations
 that are still active, whose analytics records lag behind. Everything goes
 through the normal merge as source ``backfill``.
 
+A failed back-fill (any ``GenesysError``) is counted as ``BackfillFailures``
+and retried after a back-off, or after ``Retry-After`` for a 429, up to
+``max_attempts`` times. The actor records the longest gap it has back-filled
+(``"stats"``), which bounds how stale a state could have been.
+
 ``GET /api/v2/conversations`` without an id lists only the calling user's
 conversations, which is none for a client-credentials token, so it is never
 used.
@@ -24,7 +29,7 @@ import pykka
 from actors.messages import ChildFailed, Gap, teller
 from actors.router import FrameRouter
 from genesys.client import GenesysClient
-from genesys.errors import GenesysError, NotFoundError
+from genesys.errors import GenesysError, NotFoundError, RateLimitedError
 from genesys_stream.clock import Clock
 from genesys_stream.metrics import Metrics
 from handlers.backoff import Backoff
@@ -58,6 +63,7 @@ class BackfillActor(pykka.ThreadingActor):
         self.backoff = backoff or Backoff(base=2.0, cap=60.0, rng=random.Random())
         self.supervisor = supervisor
         self.completed: list[Gap] = []
+        self.failures = 0
         self.longest_gap = 0.0
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
@@ -71,7 +77,11 @@ class BackfillActor(pykka.ThreadingActor):
             case Gap() as gap:
                 self._backfill(gap, 0)
             case "stats":
-                return {"gaps": len(self.completed), "longest_gap": self.longest_gap}
+                return {
+                    "gaps": len(self.completed),
+                    "failures": self.failures,
+                    "longest_gap": self.longest_gap,
+                }
         return None
 
     def _backfill(self, gap: Gap, attempt: int) -> None:
@@ -84,6 +94,7 @@ class BackfillActor(pykka.ThreadingActor):
         try:
             count, active = self._run(start, end)
         except GenesysError as exc:
+            self.failures += 1
             self.metrics.increment("BackfillFailures")
             if attempt + 1 >= self.max_attempts:
                 log.error(
@@ -91,10 +102,18 @@ class BackfillActor(pykka.ThreadingActor):
                     extra={"channel": gap.channel, "start": start, "end": end, "error": str(exc)},
                 )
                 return
-            delay = self.backoff.delay(attempt)
+            if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+                delay = float(exc.retry_after)
+            else:
+                delay = self.backoff.delay(attempt)
             log.info(
                 "backfill.retry",
-                extra={"attempt": attempt + 1, "delay": round(delay, 3), "error": str(exc)},
+                extra={
+                    "channel": gap.channel,
+                    "attempt": attempt + 1,
+                    "delay": round(delay, 3),
+                    "error": str(exc),
+                },
             )
             self.clock.call_later(delay, teller(self.actor_ref, (gap, attempt + 1)))
             return
@@ -110,6 +129,7 @@ class BackfillActor(pykka.ThreadingActor):
                 "gap_seconds": round(gap.end - gap.start, 3),
                 "conversations": count,
                 "active": active,
+                "longest_gap": round(self.longest_gap, 3),
             },
         )
 

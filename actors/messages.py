@@ -28,9 +28,15 @@ class Establish:
 
 @dataclass(frozen=True)
 class Rotate:
-    """Replace the live session make-before-break: new channel, then drop the old."""
+    """Replace the live session make-before-break: new channel, then drop the old.
+
+    ``session`` names the session the request is about (a system frame read on
+    it); the request is ignored once that session is no longer live. None
+    means whichever session is live (a timer, a new token).
+    """
 
     reason: str
+    session: int | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,14 @@ class ChildFailed:
 @dataclass(frozen=True)
 class Restart:
     name: str
+
+
+@dataclass(frozen=True)
+class Fatal:
+    """A failure no restart can mend (rejected credentials): the service must stop."""
+
+    name: str
+    reason: str
 
 
 def tell(ref: pykka.ActorRef[Any], message: Any) -> None:

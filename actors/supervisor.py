@@ -4,12 +4,13 @@ Pykka has no supervision of its own and a stopped actor cannot be restarted,
 so each child is built by a factory kept here; when a child fails, its
 ``on_failure`` tells ``ChildFailed`` and the Supervisor starts a fresh one
 from the factory after a back-off. A failure that no restart can mend (the
-token endpoint rejecting the credentials) stops the whole service instead,
-and ``fatal`` carries the reason for the exit message.
+token endpoint rejecting the credentials) arrives as ``Fatal`` and stops the
+whole service instead; ``fatal`` carries the reason for the exit message.
 
-Stopping (SIGTERM from ECS) goes reader-first: connections close so no new
-frame arrives, the MergeActors drain their inboxes, the SinkActor flushes
-everything it accepted, and only then does each actor stop.
+Stopping (SIGTERM from ECS) goes producers first: connections close so no
+new frame arrives and the back-fill stops, the MergeActors drain their
+inboxes, the SinkActor flushes everything it accepted, and only then does
+each remaining actor stop.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 import pykka
 
-from actors.messages import ChildFailed, Drain, Flush, Restart, ask, teller
+from actors.messages import ChildFailed, Drain, Fatal, Flush, Restart, ask, teller
 from genesys_stream.clock import Clock
 from handlers.backoff import Backoff
 
@@ -58,6 +59,8 @@ class Supervisor(pykka.ThreadingActor):
                 self.factories[name] = factory
                 self.children[name] = factory()
                 return self.children[name]
+            case Fatal(name=name, reason=reason):
+                self._fatal(name, reason)
             case ChildFailed(name=name, error=error):
                 self._failed(name, error)
             case Restart(name=name):
@@ -66,12 +69,14 @@ class Supervisor(pykka.ThreadingActor):
                 return self.fatal
         return None
 
+    def _fatal(self, name: str, reason: str) -> None:
+        if self.fatal is None:
+            self.fatal = reason
+            log.error("service.fatal", extra={"child": name, "error": reason})
+        self.stopped.set()
+
     def _failed(self, name: str, error: str) -> None:
-        if name == "token":
-            # Only bad credentials reach here; retrying them cannot succeed.
-            self.fatal = error
-            log.error("service.fatal", extra={"child": name, "error": error})
-            self.stopped.set()
+        if self.stopped.is_set():
             return
         attempt = self.restarts.get(name, 0)
         self.restarts[name] = attempt + 1
@@ -96,19 +101,23 @@ class Supervisor(pykka.ThreadingActor):
 
 
 def stop_in_order(
-    connections: list[pykka.ActorRef[Any]],
+    producers: list[pykka.ActorRef[Any]],
     merges: list[pykka.ActorRef[Any]],
     sink: pykka.ActorRef[Any] | None,
     others: list[pykka.ActorRef[Any]],
     timeout: float,
 ) -> dict[str, int] | None:
-    """Stop readers, drain merges, flush the sink, then stop the rest.
+    """Stop the producers, drain merges, flush the sink, then stop the rest.
 
-    Returns the sink's backlog after the final flush (all zeros when
-    everything accepted was stored), or None when there was no sink.
+    ``producers`` are the actors that tell observations to the MergeActors
+    (connections, back-fill): once they stop, nothing new is accepted, so the
+    drain and the final flush cover everything. ``timeout`` (seconds) is
+    shared among the four steps. Returns the sink's backlog after the final
+    flush (all zeros when everything accepted was stored), or None when there
+    was no sink or it did not reply in time.
     """
     per_step = max(1.0, timeout / 4)
-    for ref in connections:
+    for ref in producers:
         _stop(ref, per_step)
     for ref in merges:
         try:

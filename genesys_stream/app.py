@@ -24,16 +24,18 @@ from actors.backfill import BackfillActor
 from actors.connection import ConnectionActor
 from actors.heartbeat import HeartbeatActor
 from actors.merge import MergeActor
-from actors.messages import Drain, Flush, ask
+from actors.messages import ChannelStatus, Drain, Flush, ask
 from actors.router import FrameRouter
 from actors.sink import SinkActor
 from actors.supervisor import Supervisor, stop_in_order
-from actors.token import TokenActor, TokenHolder
+from actors.token import Subscribe, TokenActor, TokenHolder, request_first_token
 from genesys.auth import OAuthClient
 from genesys.client import GenesysClient
-from genesys.errors import GenesysError
+from genesys.errors import AuthenticationError, GenesysError
+from genesys.retry import RetryPolicy
 from genesys_stream.clock import Clock
 from genesys_stream.metrics import Metrics
+from handlers.backoff import Backoff
 from handlers.lifecycle import LIFECYCLE_EVENT_TYPES
 from handlers.topics import split_topics
 from stores.base import CheckpointStore, EventQueue, StateStore
@@ -88,14 +90,22 @@ class Service:
         self.clock = clock
         self.metrics = metrics or Metrics()
         self.holder = TokenHolder()
+        # The TokenActor and the BackfillActor own their retries (back-off that
+        # keeps the actor responsive, Retry-After, failure counts), so their
+        # clients send each request once.
+        single_attempt = RetryPolicy(max_attempts=1)
         self.oauth = OAuthClient(
             settings.login_url,
             settings.client_id,
             settings.client_secret,
             clock,
+            policy=single_attempt,
             region_domain=settings.region_domain,
         )
         self.client = GenesysClient(settings.api_url, self.holder, clock)
+        self.backfill_client = GenesysClient(
+            settings.api_url, self.holder, clock, policy=single_attempt
+        )
         self.supervisor: pykka.ActorRef[Any] | None = None
         self.token: pykka.ActorRef[Any] | None = None
         self.heartbeat: pykka.ActorRef[Any] | None = None
@@ -109,23 +119,33 @@ class Service:
     # Start-up, in dependency order: nothing is told to an actor not yet started.
 
     def start(self) -> None:
-        """Start every actor; raise ``StartupError`` if the token cannot be had."""
+        """Start every actor; raise ``StartupError`` if no token can be obtained."""
         s = self.settings
-        self.supervisor = Supervisor.start(clock=self.clock, on_replaced=self._replaced)
 
-        # Step 1: the token. A bad credential stops start-up here, with its reason.
+        # Step 1: the first token, on this thread, before any actor starts. A
+        # bad credential stops start-up here with its reason; server and
+        # network errors are retried a few times first.
+        try:
+            first = request_first_token(self.oauth, self.clock, Backoff(base=1.0, cap=10.0))
+        except AuthenticationError as exc:
+            raise StartupError(str(exc)) from None
+        except GenesysError as exc:
+            raise StartupError(
+                f"Could not obtain an access token for OAuth client id {s.client_id!r} "
+                f"from {s.login_url}: {exc}"
+            ) from None
+        self.holder.set(first)
+        self.supervisor = Supervisor.start(clock=self.clock, on_replaced=self._replaced)
         self.token = self._child(
             "token",
             lambda: TokenActor.start(
-                oauth=self.oauth, holder=self.holder, clock=self.clock, supervisor=self.supervisor
+                oauth=self.oauth,
+                holder=self.holder,
+                clock=self.clock,
+                supervisor=self.supervisor,
+                initial=self.holder.peek(),
             ),
         )
-        try:
-            ask(self.token, "ready", 60.0)
-        except pykka.ActorDeadError:
-            reason = ask(self.supervisor, "fatal", 5.0) or "the token endpoint failed"
-            self.stop()
-            raise StartupError(f"Could not obtain an access token: {reason}") from None
 
         # Step 2: the pipeline, from the stores inwards.
         # The sink keeps this list and reads it only on a write conflict, after
@@ -165,7 +185,7 @@ class Service:
         self.backfill = self._child(
             "backfill",
             lambda: BackfillActor.start(
-                client=self.client,
+                client=self.backfill_client,
                 router=self._router(),
                 clock=self.clock,
                 metrics=self.metrics,
@@ -176,10 +196,13 @@ class Service:
         startup_gap = self._startup_gap_start()
         for index, topics in enumerate(split_topics(s.topics)):
             name = f"channel-{index}"
+            # Down until its first session is subscribed, so a channel that never
+            # comes up counts against the dead budget of the health check.
+            self.heartbeat.tell(ChannelStatus(name, False, 0, 0))
             gap_start = startup_gap if index == 0 else None
             ref = self._child(name, self._connection_factory(name, topics, gap_start))
             self.connections.append(ref)
-            self.token.tell(("subscribe", ref))
+            self.token.tell(Subscribe(ref))
         log.info(
             "service.started",
             extra={
@@ -247,13 +270,17 @@ class Service:
             index = int(name.removeprefix("channel-"))
             self.connections[index] = ref
             if self.token is not None:
-                self.token.tell(("subscribe", ref))
+                self.token.tell(Subscribe(ref))
         elif name == "sink":
             self.sink = ref
         elif name == "heartbeat":
             self.heartbeat = ref
         elif name == "backfill":
             self.backfill = ref
+        elif name == "token":
+            self.token = ref
+            for connection in self.connections:
+                ref.tell(Subscribe(connection))
 
     def _startup_gap_start(self) -> float | None:
         """Return where start-up back-fill begins: the checkpoint, or the look-back."""
@@ -293,6 +320,18 @@ class Service:
             return None
         return reason
 
+    def token_stats(self, timeout: float = 5.0) -> dict[str, Any]:
+        """Return the token counts: renewals, failed requests, rejection, expiry."""
+        assert self.token is not None
+        stats: dict[str, Any] = ask(self.token, "stats", timeout)
+        return stats
+
+    def backfill_stats(self, timeout: float = 5.0) -> dict[str, Any]:
+        """Return the back-fill counts: gaps done, failures, longest gap in seconds."""
+        assert self.backfill is not None
+        stats: dict[str, Any] = ask(self.backfill, "stats", timeout)
+        return stats
+
     def health(self, timeout: float = 5.0) -> dict[str, Any]:
         assert self.heartbeat is not None
         health: dict[str, Any] = ask(self.heartbeat, "health", timeout)
@@ -303,14 +342,9 @@ class Service:
         if self.stopped:
             return None
         self.stopped = True
-        others = [ref for ref in (self.backfill, self.heartbeat, self.token) if ref is not None]
-        backlog = stop_in_order(
-            self.connections,
-            self.merges,
-            self.sink,
-            others,
-            timeout,
-        )
+        producers = [*self.connections, *([self.backfill] if self.backfill else [])]
+        others = [ref for ref in (self.heartbeat, self.token) if ref is not None]
+        backlog = stop_in_order(producers, self.merges, self.sink, others, timeout)
         if self.supervisor is not None:
             self.supervisor.stop(block=True, timeout=5.0)
         # Anything left (an actor that ignored its stop) must not keep the process alive.
