@@ -6,6 +6,11 @@ messages go out in batches. States are written before messages, so a
 consumer that reads a message and then looks the conversation up finds a
 state at least as new.
 
+With ``write_concurrency`` above 1, a flush writes that many states at a
+time on a thread pool, so the flush takes about one store round trip per
+``write_concurrency`` changed conversations instead of one per conversation.
+The store must then be safe to call from several threads.
+
 Writes are conditional on the revision this actor last stored. When another
 writer got there first, the stored state and ours are joined, written over
 the stored revision, and the joined state goes back to the MergeActor.
@@ -20,7 +25,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,13 +46,18 @@ from stores.base import (
     EventQueue,
     OutboundMessage,
     RevisionConflict,
+    StateRecord,
     StateStore,
 )
-from stores.errors import DeliveryError, StoreError
+from stores.errors import DeliveryError, StateWriteError, StoreError
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SHARD = "stream"
+# Conditional writes of one conversation per flush before it waits for the next flush.
+_WRITE_ATTEMPTS = 5
+# Joined states remembered; a conversation that falls out is reloaded on a stale write.
+_REBASED_KEPT = 10_000
 
 
 @dataclass
@@ -72,6 +85,7 @@ class SinkActor(pykka.ThreadingActor):
         spill_path: Path | None = None,
         checkpoint_interval: float = 30.0,
         supervisor: pykka.ActorRef[Any] | None = None,
+        write_concurrency: int = 1,
     ) -> None:
         super().__init__()
         self.states = states
@@ -86,9 +100,17 @@ class SinkActor(pykka.ThreadingActor):
         self.spill_path = spill_path
         self.checkpoint_interval = checkpoint_interval
         self.supervisor = supervisor
+        if write_concurrency < 1:
+            raise ValueError(f"write_concurrency must be 1 or more, got {write_concurrency}.")
+        self.write_concurrency = write_concurrency
+        self.write_pool: ThreadPoolExecutor | None = None
 
         self.pending: dict[str, _Pending] = {}
         self.stored: dict[str, int] = {}
+        # States written after a join and sent back to their MergeActor, which
+        # may merge more changes before it applies them; writes join them in.
+        self.rebased: OrderedDict[str, ConversationState] = OrderedDict()
+        self.rebased_lock = threading.Lock()
         self.outbox: list[OutboundMessage] = []
         self.spilled = 0
         self.timer: Timer | None = None
@@ -99,11 +121,15 @@ class SinkActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         if self.spill_path is not None and self.spill_path.exists():
             self.spilled = sum(1 for _ in self.spill_path.open("rb"))
+        if self.write_concurrency > 1:
+            self.write_pool = ThreadPoolExecutor(self.write_concurrency, "sink-write")
         self._schedule()
 
     def on_stop(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
+        if self.write_pool is not None:
+            self.write_pool.shutdown(wait=True)
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         if self.supervisor is not None:
@@ -114,9 +140,10 @@ class SinkActor(pykka.ThreadingActor):
             case StateChanged():
                 self._accept(message)
             case Flush(final=final):
-                self._flush()
+                # Scheduled first, so flushes start every flush_interval however long one takes.
                 if not final:
                     self._schedule()
+                self._flush()
                 return self.backlog()
             case Drain():
                 return self.backlog()
@@ -147,17 +174,10 @@ class SinkActor(pykka.ThreadingActor):
 
     def _flush(self) -> None:
         started = self.clock.monotonic()
-        for conversation_id in list(self.pending):
-            pending = self.pending[conversation_id]
-            try:
-                self._write(conversation_id, pending)
-            except StoreError as exc:
-                log.warning(
-                    "state.write_failed",
-                    extra={"conversation_id": conversation_id, "error": str(exc)},
-                )
-                break
-            del self.pending[conversation_id]
+        if self.write_pool is None:
+            self._write_in_turn()
+        else:
+            self._write_concurrently(self.write_pool)
 
         self._unspill()
         if self.outbox:
@@ -180,32 +200,88 @@ class SinkActor(pykka.ThreadingActor):
         self.metrics.observe("SinkLatency", round((self.clock.monotonic() - started) * 1000, 3))
         self._checkpoint()
 
+    def _write_in_turn(self) -> None:
+        for conversation_id in list(self.pending):
+            pending = self.pending[conversation_id]
+            try:
+                self._write(conversation_id, pending)
+            except StoreError as exc:
+                self._write_failed(conversation_id, exc)
+                break
+            del self.pending[conversation_id]
+            self.writes += 1
+
+    def _write_concurrently(self, pool: ThreadPoolExecutor) -> None:
+        # Every write of this flush is attempted; a failed one stays pending.
+        futures = [
+            (conversation_id, pool.submit(self._write, conversation_id, pending))
+            for conversation_id, pending in self.pending.items()
+        ]
+        for conversation_id, future in futures:
+            try:
+                future.result()
+            except StoreError as exc:
+                self._write_failed(conversation_id, exc)
+                continue
+            del self.pending[conversation_id]
+            self.writes += 1
+
+    @staticmethod
+    def _write_failed(conversation_id: str, exc: StoreError) -> None:
+        log.warning(
+            "state.write_failed", extra={"conversation_id": conversation_id, "error": str(exc)}
+        )
+
     def _write(self, conversation_id: str, pending: _Pending) -> None:
         now = self.clock.time()
         state = pending.state
         expected = self.stored.get(conversation_id)
-        record = encode_state(state, updated_at=now, ttl_seconds=self.ttl_seconds)
-        try:
-            self.states.save(record, expected_revision=expected)
-        except RevisionConflict as conflict:
-            self.metrics.increment("MergeConflicts")
-            current = conflict.current
-            if current is None:
-                state = with_revision(state, max(state.revision, 1))
-                record = encode_state(state, updated_at=now, ttl_seconds=self.ttl_seconds)
-                self.states.save(record, expected_revision=None)
+        with self.rebased_lock:
+            rebased = self.rebased.get(conversation_id)
+        if rebased is not None:
+            # The MergeActor may have merged this change before the Rebase of an
+            # earlier conflict reached it, so its state may lack what that join added.
+            # NOTE: the messages of such a merge keep the MergeActor's revision,
+            # which can repeat one already forwarded.
+            state = join_states(rebased, state)
+        if expected is not None and state.revision <= expected:
+            if rebased is None:
+                state = _joined(state, self.states.load(conversation_id))
             else:
-                joined = join_states(decode_state(current), state)
-                state = with_revision(joined, current.revision + 1)
-                record = encode_state(state, updated_at=now, ttl_seconds=self.ttl_seconds)
-                self.states.save(record, expected_revision=current.revision)
+                state = with_revision(state, expected + 1)
+
+        for _attempt in range(_WRITE_ATTEMPTS):
+            record = encode_state(state, updated_at=now, ttl_seconds=self.ttl_seconds)
+            try:
+                self.states.save(record, expected_revision=expected)
+                break
+            except RevisionConflict as conflict:
+                # Another writer got there first: join with what it stored and try again.
+                self.metrics.increment("MergeConflicts")
+                state = _joined(state, conflict.current)
+                expected = None if conflict.current is None else conflict.current.revision
+        else:
+            raise StateWriteError(
+                f"Conversation {conversation_id} kept changing under other writers in "
+                f"{_WRITE_ATTEMPTS} attempts; it stays pending for the next flush.",
+                conversation_id=conversation_id,
+            )
+
+        if state is not pending.state:
             # The actor that merged this conversation continues from the joined state.
             self.merges[pending.shard].tell(Rebase(conversation_id, state))
+            self._remember_rebased(conversation_id, state)
         self.stored[conversation_id] = record.revision
-        self.writes += 1
         self.metrics.observe(
             "DeliveryLag", round((self.clock.time() - pending.received_at) * 1000, 3)
         )
+
+    def _remember_rebased(self, conversation_id: str, state: ConversationState) -> None:
+        with self.rebased_lock:
+            self.rebased[conversation_id] = state
+            self.rebased.move_to_end(conversation_id)
+            if len(self.rebased) > _REBASED_KEPT:
+                self.rebased.popitem(last=False)
 
     def _checkpoint(self) -> None:
         if self.checkpoints is None:
@@ -265,3 +341,11 @@ class SinkActor(pykka.ThreadingActor):
         self.spilled = len(rest)
         # Spilled messages are older than anything in memory: they go first.
         self.outbox[:0] = restored
+
+
+def _joined(state: ConversationState, current: StateRecord | None) -> ConversationState:
+    """Return ``state`` joined with the stored ``current``, at the revision after it."""
+    if current is None:
+        return with_revision(state, max(state.revision, 1))
+    joined = join_states(decode_state(current), state)
+    return with_revision(joined, current.revision + 1)

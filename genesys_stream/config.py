@@ -3,11 +3,14 @@
 Each setting has one environment variable and one flag (``GENESYS_QUEUE_IDS``
 and ``--queue-ids``); a flag given on the command line wins. Every value is
 checked once at start, and a bad one raises ``ConfigError`` naming the
-variable, the value and the valid form. The client secret is never echoed.
+variable or flag, the value and the valid form. The client secret is never
+echoed. Topics and the forward filter are checked by the same functions the
+service uses (``handlers.topics``, ``handlers.lifecycle``).
 
-With neither ``GENESYS_REGION`` nor a base-URL override set, the service runs
-against the built-in simulator; with neither ``STREAM_TABLE_NAME`` nor
-``STREAM_QUEUE_URL`` set, it writes to the embedded local store.
+With no ``GENESYS_REGION``, ``GENESYS_API_URL`` or ``GENESYS_LOGIN_URL``, the
+service runs against the built-in simulator. With neither
+``STREAM_TABLE_NAME`` nor ``STREAM_QUEUE_URL``, it writes to the embedded local
+store.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from handlers.lifecycle import LIFECYCLE_EVENT_TYPES
+from genesys.errors import ConfigurationError
+from genesys.regions import resolve_region
+from handlers.lifecycle import LIFECYCLE_EVENT_TYPES, ForwardFilterError, parse_forward_filter
+from handlers.topics import TopicError, build_topics, queue_topic, user_topic, validate_topic
 
 
 class ConfigError(ValueError):
@@ -28,7 +34,11 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Setting:
-    """One configuration value: its variable, its flag and how to read it."""
+    """One configuration value: its variable, its flag and how to read it.
+
+    ``parse`` returns the value or raises ``ValueError`` with a sentence that
+    states the valid form; ``load`` adds the variable or flag and the value.
+    """
 
     name: str
     env: str
@@ -42,80 +52,121 @@ class Setting:
         return "--" + self.name.replace("_", "-")
 
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_TOPIC = re.compile(r"^v2\.[A-Za-z0-9_.\-?&]+$")
+# DynamoDB table names: 3 to 255 of letters, digits, '_', '-' and '.'.
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{3,255}$")
+# S3 bucket names: 3 to 63 of lowercase letters, digits, '.' and '-', starting
+# and ending with a letter or digit.
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+# AWS region names such as us-east-1, eu-central-2 or us-gov-west-1.
+_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
 
 
 def _text(value: str) -> str:
     return value.strip()
 
 
-def _comma_list(pattern: re.Pattern[str], form: str) -> Callable[[str], tuple[str, ...]]:
+def _region(value: str) -> str:
+    try:
+        resolve_region(value)
+    except ConfigurationError as exc:
+        raise ValueError(str(exc)) from None
+    return value.strip()
+
+
+def _items(value: str) -> list[str]:
+    """Split a comma list; an item with spaces around it stays as it is, for the check to reject."""
+    return value.split(",")
+
+
+def _topics(value: str) -> tuple[str, ...]:
+    try:
+        return tuple(dict.fromkeys(validate_topic(topic) for topic in _items(value)))
+    except TopicError as exc:
+        raise ValueError(f"{exc} Write a comma list with no spaces.") from None
+
+
+def _ids(kind: str, topic: Callable[[str], str]) -> Callable[[str], tuple[str, ...]]:
+    """Return a parser of a comma list of ids, each valid when its conversation topic is."""
+
     def parse(value: str) -> tuple[str, ...]:
-        if value.strip() == "":
-            return ()
-        items = value.split(",")
-        for item in items:
-            if item != item.strip() or not pattern.match(item):
-                raise ValueError(f"{item!r} is not {form}; write a comma list with no spaces")
-        return tuple(dict.fromkeys(items))
+        for item in _items(value):
+            try:
+                topic(item)
+            except TopicError:
+                raise ValueError(
+                    f"{item!r} is not a valid {kind} id; write a comma list with no spaces of "
+                    f"{kind} ids (letters, digits, '-' and '_'), such as "
+                    "0e185c02-aca1-4a72-82ea-2e78684e2c89."
+                ) from None
+        return tuple(dict.fromkeys(_items(value)))
 
     return parse
 
 
 def _forward_events(value: str) -> frozenset[str]:
-    if value == "":
-        raise ValueError(
-            "an empty filter would forward nothing; list one or more of "
-            + ",".join(sorted(LIFECYCLE_EVENT_TYPES))
-        )
-    items = value.split(",")
-    for item in items:
-        if item not in LIFECYCLE_EVENT_TYPES:
-            raise ValueError(
-                f"{item!r} is not a lifecycle event type; use a comma list with no spaces of "
-                + ",".join(sorted(LIFECYCLE_EVENT_TYPES))
-            )
-    return frozenset(items)
+    try:
+        return parse_forward_filter(value)
+    except ForwardFilterError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _number(low: float, high: float, unit: str) -> Callable[[str], float]:
+    form = f"Use a number of {unit} from {low:g} to {high:g}."
+
     def parse(value: str) -> float:
         try:
             number = float(value)
         except ValueError:
-            raise ValueError(f"expected a number of {unit} from {low:g} to {high:g}") from None
+            raise ValueError(form) from None
         if not low <= number <= high:
-            raise ValueError(f"expected a number of {unit} from {low:g} to {high:g}")
+            raise ValueError(form)
         return number
 
     return parse
 
 
 def _integer(low: int, high: int) -> Callable[[str], int]:
+    form = f"Use a whole number from {low} to {high}."
+
     def parse(value: str) -> int:
         try:
             number = int(value)
         except ValueError:
-            raise ValueError(f"expected a whole number from {low} to {high}") from None
+            raise ValueError(form) from None
         if not low <= number <= high:
-            raise ValueError(f"expected a whole number from {low} to {high}")
+            raise ValueError(form)
         return number
+
+    return parse
+
+
+def _pattern(pattern: re.Pattern[str], form: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"Use {form}.")
+        return value
 
     return parse
 
 
 def _url(value: str) -> str:
     value = value.strip().rstrip("/")
-    if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
-        raise ValueError("expected an http:// or https:// URL")
+    if not _URL.match(value):
+        raise ValueError("Use an http:// or https:// URL such as https://api.mypurecloud.ie.")
+    return value
+
+
+def _secret(value: str) -> str:
+    if value != value.strip():
+        raise ValueError("Remove the spaces or line break around the secret.")
     return value
 
 
 def _log_level(value: str) -> str:
     level = value.strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+        raise ValueError("Use DEBUG, INFO, WARNING or ERROR.")
     return level
 
 
@@ -124,31 +175,31 @@ SETTINGS: tuple[Setting, ...] = (
         "region",
         "GENESYS_REGION",
         "Genesys Cloud region, as `eu-west-1` or `mypurecloud.ie`.",
-        _text,
+        _region,
     ),
     Setting("client_id", "GENESYS_CLIENT_ID", "OAuth client id (client credentials grant).", _text),
-    Setting("client_secret", "GENESYS_CLIENT_SECRET", "OAuth client secret.", _text, secret=True),
+    Setting("client_secret", "GENESYS_CLIENT_SECRET", "OAuth client secret.", _secret, secret=True),
     Setting("login_url", "GENESYS_LOGIN_URL", "Override of the login base URL.", _url),
     Setting("api_url", "GENESYS_API_URL", "Override of the API base URL.", _url),
     Setting(
         "topics",
         "GENESYS_TOPICS",
         "Full topic names to subscribe to, comma-separated.",
-        _comma_list(_TOPIC, "a topic name such as v2.routing.queues.<id>.conversations"),
+        _topics,
         (),
     ),
     Setting(
         "queue_ids",
         "GENESYS_QUEUE_IDS",
         "Queue ids whose conversations to follow, comma-separated.",
-        _comma_list(_UUID, "a queue id (a UUID)"),
+        _ids("queue", queue_topic),
         (),
     ),
     Setting(
         "user_ids",
         "GENESYS_USER_IDS",
         "User ids whose conversations to follow, comma-separated.",
-        _comma_list(_UUID, "a user id (a UUID)"),
+        _ids("user", user_topic),
         (),
     ),
     Setting(
@@ -158,19 +209,28 @@ SETTINGS: tuple[Setting, ...] = (
         _forward_events,
         LIFECYCLE_EVENT_TYPES,
     ),
-    Setting("table_name", "STREAM_TABLE_NAME", "DynamoDB table of conversation states.", _text),
+    Setting(
+        "table_name",
+        "STREAM_TABLE_NAME",
+        "DynamoDB table of conversation states.",
+        _pattern(_TABLE_NAME, "a DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'"),
+    ),
     Setting(
         "control_table_name",
         "STREAM_CONTROL_TABLE_NAME",
         "DynamoDB table of back-fill checkpoints.",
-        _text,
+        _pattern(_TABLE_NAME, "a DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'"),
     ),
     Setting("queue_url", "STREAM_QUEUE_URL", "SQS queue URL for forwarded events.", _url),
     Setting(
         "payload_bucket",
         "STREAM_PAYLOAD_BUCKET",
         "S3 bucket for event bodies over the queue's size limit.",
-        _text,
+        _pattern(
+            _BUCKET_NAME,
+            "an S3 bucket name: 3 to 63 lowercase letters, digits, '.' or '-', "
+            "starting and ending with a letter or digit",
+        ),
     ),
     Setting(
         "local_dir",
@@ -236,7 +296,12 @@ SETTINGS: tuple[Setting, ...] = (
         Path("/tmp/genesys-stream-health.json"),  # noqa: S108 - per-container file, no secret in it
     ),
     Setting("log_level", "STREAM_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR.", _log_level, "INFO"),
-    Setting("aws_region", "AWS_REGION", "AWS region of the table, queue and bucket.", _text),
+    Setting(
+        "aws_region",
+        "AWS_REGION",
+        "AWS region of the table, queue and bucket.",
+        _pattern(_AWS_REGION, "an AWS region name such as eu-west-1"),
+    ),
 )
 
 
@@ -271,8 +336,8 @@ class Config:
 
     @property
     def uses_simulator(self) -> bool:
-        """True when no Genesys org is configured."""
-        return self.region is None and self.api_url is None
+        """True when no Genesys org is configured: no region and no base-URL override."""
+        return self.region is None and self.api_url is None and self.login_url is None
 
     @property
     def uses_aws(self) -> bool:
@@ -280,11 +345,8 @@ class Config:
         return self.table_name is not None or self.queue_url is not None
 
     def topic_names(self) -> tuple[str, ...]:
-        """Return every configured topic: explicit names, then queue and user topics."""
-        names = list(self.topics)
-        names += [f"v2.routing.queues.{queue_id}.conversations" for queue_id in self.queue_ids]
-        names += [f"v2.users.{user_id}.conversations" for user_id in self.user_ids]
-        return tuple(dict.fromkeys(names))
+        """Return every configured topic, de-duplicated and sorted: explicit, queue and user."""
+        return tuple(build_topics(self.queue_ids, self.user_ids, self.topics))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -300,8 +362,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load(environ: Mapping[str, str], flags: Mapping[str, str | None] | None = None) -> Config:
-    """Build a ``Config`` from the environment, overridden by flags that were given."""
+    """Build a ``Config`` from the environment, overridden by flags that were given.
+
+    An empty value counts as not set, except for ``STREAM_FORWARD_EVENTS``,
+    where an empty filter is an error rather than "forward nothing". Raises
+    ``ConfigError`` naming the variable or flag, the value (never a secret's)
+    and the valid form.
+    """
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     for setting in SETTINGS:
         raw = (flags or {}).get(setting.name)
         source = setting.flag
@@ -313,44 +382,77 @@ def load(environ: Mapping[str, str], flags: Mapping[str, str | None] | None = No
         try:
             values[setting.name] = setting.parse(raw)
         except ValueError as exc:
-            shown = "(hidden)" if setting.secret else repr(raw)
-            raise ConfigError(f"{source}={shown} is invalid: {exc}.") from None
+            value_text = "(hidden)" if setting.secret else repr(raw)
+            raise ConfigError(f"{source}={value_text} is invalid. {exc}") from None
+        sources[setting.name] = source
     config = Config(**values)
-    _check_combinations(config)
+    _check_combinations(config, sources)
     return config
 
 
-def _check_combinations(config: Config) -> None:
-    if config.region is not None:
-        from genesys.errors import ConfigurationError
-        from genesys.regions import resolve_region
+def _check_combinations(config: Config, sources: Mapping[str, str]) -> None:
+    """Reject settings that are valid alone but not together."""
 
-        try:
-            resolve_region(config.region)
-        except ConfigurationError as exc:
-            raise ConfigError(f"GENESYS_REGION={config.region!r} is invalid: {exc}") from None
+    def name(setting: str) -> str:
+        return sources.get(setting) or _ENV[setting]
+
+    # A Genesys org: credentials, both base URLs and at least one topic.
     if not config.uses_simulator:
-        for setting_name, env in (
-            ("client_id", "GENESYS_CLIENT_ID"),
-            ("client_secret", "GENESYS_CLIENT_SECRET"),
-        ):
-            if getattr(config, setting_name) is None:
+        for setting in ("client_id", "client_secret"):
+            if getattr(config, setting) is None:
                 raise ConfigError(
-                    f"{env} is missing: a Genesys Cloud org is configured, so set {env} "
-                    "to the OAuth client credentials."
+                    f"{_ENV[setting]} is missing: a Genesys Cloud org is configured, so set "
+                    f"{_ENV[setting]} to the OAuth client's credentials."
                 )
+        if config.region is None:
+            for present, absent in (("api_url", "login_url"), ("login_url", "api_url")):
+                if getattr(config, absent) is None:
+                    raise ConfigError(
+                        f"{_ENV[absent]} is missing: {name(present)} is set without "
+                        f"GENESYS_REGION, so set {_ENV[absent]} too, or set GENESYS_REGION."
+                    )
         if not config.topic_names():
             raise ConfigError(
                 "No topics are configured: set GENESYS_QUEUE_IDS, GENESYS_USER_IDS "
                 "or GENESYS_TOPICS."
             )
+
+    # AWS: the table and the queue together; the rest only with them.
     if config.queue_url is not None and config.table_name is None:
         raise ConfigError(
-            "STREAM_QUEUE_URL is set but STREAM_TABLE_NAME is missing: "
-            "set both to use AWS, or neither to use the local store."
+            f"STREAM_TABLE_NAME is missing: {name('queue_url')} is set, so set "
+            "STREAM_TABLE_NAME too to use AWS, or neither to use the local store."
         )
     if config.table_name is not None and config.queue_url is None:
         raise ConfigError(
-            "STREAM_TABLE_NAME is set but STREAM_QUEUE_URL is missing: "
-            "set both to use AWS, or neither to use the local store."
+            f"STREAM_QUEUE_URL is missing: {name('table_name')} is set, so set "
+            "STREAM_QUEUE_URL too to use AWS, or neither to use the local store."
         )
+    for setting in ("control_table_name", "payload_bucket"):
+        if getattr(config, setting) is not None and not config.uses_aws:
+            raise ConfigError(
+                f"{name(setting)} is set but the service writes to the local store: "
+                "set STREAM_TABLE_NAME and STREAM_QUEUE_URL to use AWS, or unset it."
+            )
+
+
+_ENV = {setting.name: setting.env for setting in SETTINGS}
+
+
+def settings_table() -> str:
+    """Return the settings as a Markdown table: variable, flag, default, meaning."""
+    rows = ["| variable | flag | default | meaning |", "|---|---|---|---|"]
+    for setting in SETTINGS:
+        rows.append(
+            f"| `{setting.env}` | `{setting.flag}` | {_shown_default(setting)} | {setting.help} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def _shown_default(setting: Setting) -> str:
+    default = setting.default
+    if default is None or default == ():
+        return "not set"
+    if isinstance(default, frozenset):
+        return "every event type"
+    return f"`{default}`"

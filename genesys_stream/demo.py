@@ -3,7 +3,7 @@
 The simulated org and the service share a clock that runs ``speed`` times
 faster than real time, so minutes of contact-center traffic pass in seconds.
 At the end every conversation's stored state is compared with the
-simulator's truth, and the summary says how many match.
+simulator's truth, and the summary reports how many match.
 """
 
 from __future__ import annotations
@@ -44,10 +44,13 @@ def run_demo(
 ) -> int:
     """Run the demonstration; return 0 when every stored state matches the truth."""
     if conversations < 1:
-        print(f"--conversations {conversations} is invalid; use 1 or more.", file=sys.stderr)
+        print(
+            f"genesys-stream: --conversations {conversations} is invalid; use 1 or more.",
+            file=sys.stderr,
+        )
         return 2
     if not 1 <= speed <= 1000:
-        print(f"--speed {speed} is invalid; use 1 to 1000.", file=sys.stderr)
+        print(f"genesys-stream: --speed {speed:g} is invalid; use 1 to 1000.", file=sys.stderr)
         return 2
 
     clock = ScaledClock(speed)

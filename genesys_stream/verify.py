@@ -53,13 +53,20 @@ def stored_view(store: StateStore, conversation_id: str) -> dict[str, Any] | Non
 def compare(
     truth: FinalSnapshots, store: StateStore, conversation_ids: Iterable[str]
 ) -> Comparison:
-    """Compare every listed conversation's stored state with its truth."""
+    """Compare every listed conversation's stored state with its truth.
+
+    One listing of the store fetches most records at once (a Scan on DynamoDB
+    instead of one GetItem per conversation); a conversation the listing did
+    not return is loaded on its own.
+    """
+    wanted = list(dict.fromkeys(conversation_ids))
+    listed = {record.conversation_id: record for record in store.list(limit=len(wanted))}
     result = Comparison()
-    for conversation_id in conversation_ids:
-        stored = stored_view(store, conversation_id)
-        if stored is None:
+    for conversation_id in wanted:
+        record = listed.get(conversation_id) or store.load(conversation_id)
+        if record is None:
             result.missing.append(conversation_id)
-        elif stored == truth_view(truth, conversation_id):
+        elif project(decode_state(record)) == truth_view(truth, conversation_id):
             result.matched.append(conversation_id)
         else:
             result.differing.append(conversation_id)

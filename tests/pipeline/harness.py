@@ -9,9 +9,10 @@ No test waits in real time for a heartbeat, a back-off or an expiry.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from genesys_stream.app import Service, Settings, Stores
 from genesys_stream.clock import FakeClock
 from genesys_stream.metrics import Metrics
 from genesys_stream.verify import Comparison, compare
-from simulator import Simulator
+from simulator import RequestRecord, Simulator
 from simulator.traffic import Scenario
 from stores.local import LocalCheckpointStore, LocalEventQueue, LocalStateStore
 
@@ -45,6 +46,11 @@ class Pipeline:
     service: Service
     stores: Stores
     metrics: Metrics
+    # Frames the simulator wrote that no reader will ever read (their socket
+    # went away first); settling stops waiting for them once found.
+    unread: int = field(default=0)
+    # Real seconds ``settle`` waits for frames still on their way to a reader.
+    read_timeout: float = 2.0
 
     def step(self, seconds: float = 1.0) -> None:
         """Advance the clock, then wait until the service caught up."""
@@ -63,13 +69,40 @@ class Pipeline:
 
         Returns False if frames written to a socket that then dropped were
         never read, which fault tests expect; everything else still settles.
+        Later calls do not wait again for frames found missing.
         """
         self.barrier()
         router = self.service.router
         assert router is not None
-        all_read = router.wait_for_frames(self.simulator.frames_sent, timeout=2.0)
+        sent = self.simulator.frames_sent
+        all_read = router.wait_for_frames(sent - self.unread, timeout=self.read_timeout)
+        # Frames taken for lost may still arrive late, so the count follows
+        # what was read, both ways.
+        if not all_read or router.frames_read > sent - self.unread:
+            self.unread = max(0, sent - router.frames_read)
         self.service.drain(timeout=WAIT)
         return all_read
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = WAIT) -> bool:
+        """Wait, without moving the clock, until ``condition()`` holds; False after ``timeout``.
+
+        Between checks it waits for the actors to go idle, or for a frame to
+        arrive, so a condition set by a reader thread or an actor is seen soon.
+        """
+        router = self.service.router
+        assert router is not None
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            self.barrier()
+            with router.frames_changed:
+                router.frames_changed.wait(0.02)
+        return True
+
+    def requests(self, method: str, path: str) -> list[RequestRecord]:
+        """Return the simulator's record of every ``method`` request to ``path``, in order."""
+        return [r for r in self.simulator.requests if r.method == method and r.path == path]
 
     def barrier(self) -> None:
         """Wait until every connection, heartbeat and back-fill actor is idle."""
