@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pykka
@@ -85,6 +85,7 @@ class ConnectionActor(pykka.ThreadingActor):
         router: FrameRouter,
         heartbeat: pykka.ActorRef[Any],
         backfill: pykka.ActorRef[Any] | None,
+        renew_token: Callable[[], None] | None = None,
         supervisor: pykka.ActorRef[Any] | None,
         metrics: Metrics,
         backoff: Backoff | None = None,
@@ -101,6 +102,7 @@ class ConnectionActor(pykka.ThreadingActor):
         self.router = router
         self.heartbeat = heartbeat
         self.backfill = backfill
+        self.renew_token = renew_token
         self.supervisor = supervisor
         self.metrics = metrics
         self.backoff = backoff or Backoff(base=1.0, cap=60.0, rng=random.Random())
@@ -513,7 +515,10 @@ class ConnectionActor(pykka.ThreadingActor):
         elif control == "not_found":
             tell(self.actor_ref, ChannelGone(session.number))
         elif control == "token_revoked":
-            # The channel went with the token.
+            # The channel went with the token, and every call with it now fails
+            # with 401 until the TokenActor renews ahead of its schedule.
+            if self.renew_token is not None:
+                self.renew_token()
             tell(self.actor_ref, ChannelGone(session.number))
         elif control == "no_longer_subscribed":
             tell(self.actor_ref, Rotate("no longer subscribed", session.number))

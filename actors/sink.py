@@ -116,6 +116,7 @@ class SinkActor(pykka.ThreadingActor):
         self.timer: Timer | None = None
         self.last_checkpoint = clock.monotonic()
         self.writes = 0
+        self.last_failure_log: float | None = None
         self.forwarded = 0
 
     def on_start(self) -> None:
@@ -181,24 +182,68 @@ class SinkActor(pykka.ThreadingActor):
 
         self._unspill()
         if self.outbox:
-            batch, self.outbox = self.outbox, []
-            try:
-                self.queue.send(batch)
-                delivered = len(batch)
-            except DeliveryError as exc:
-                failed = list(exc.failed)
-                delivered = len(batch) - len(failed)
-                self.outbox = failed + self.outbox
-                self.metrics.increment("DeliveryFailures", len(failed))
-                log.warning(
-                    "events.delivery_failed",
-                    extra={"failed": len(failed), "delivered": delivered, "error": str(exc)},
-                )
-            self.forwarded += delivered
-            self.metrics.increment("EventsForwarded", delivered)
+            self._deliver()
 
         self.metrics.observe("SinkLatency", round((self.clock.monotonic() - started) * 1000, 3))
         self._checkpoint()
+
+    def _deliver(self) -> None:
+        batch, self.outbox = self.outbox, []
+        try:
+            self.queue.send(batch)
+            delivered = len(batch)
+        except DeliveryError as exc:
+            # Messages the queue can never take go to the dead-letter file; the
+            # rest are retried at the next flush, oldest first.
+            permanent = {id(message) for message in exc.permanent}
+            retry = [message for message in exc.failed if id(message) not in permanent]
+            delivered = len(batch) - len(exc.failed)
+            self.outbox = retry + self.outbox
+            if exc.permanent:
+                self._dead_letter(exc.permanent, exc.reasons)
+            self.metrics.increment("DeliveryFailures", len(exc.failed))
+            self._log_delivery_failure(len(exc.failed), delivered, exc)
+        except StoreError as exc:
+            # A missing queue or denied access needs a human: keep every message.
+            delivered = 0
+            self.outbox = batch + self.outbox
+            self.metrics.increment("DeliveryFailures", len(batch))
+            self._log_delivery_failure(len(batch), 0, exc)
+        self.forwarded += delivered
+        self.metrics.increment("EventsForwarded", delivered)
+
+    def _log_delivery_failure(self, failed: int, delivered: int, exc: StoreError) -> None:
+        # One line per minute of clock time at most: an outage fails every flush.
+        now = self.clock.monotonic()
+        if self.last_failure_log is not None and now - self.last_failure_log < 60.0:
+            return
+        self.last_failure_log = now
+        log.error(
+            "events.delivery_failed",
+            extra={
+                "failed": failed,
+                "delivered": delivered,
+                "waiting": len(self.outbox) + self.spilled,
+                "error": str(exc),
+            },
+        )
+
+    def _dead_letter(self, messages: Sequence[OutboundMessage], reasons: dict[str, str]) -> None:
+        for message in messages:
+            log.error(
+                "events.rejected",
+                extra={
+                    "conversation_id": message.conversation_id,
+                    "deduplication_id": message.deduplication_id,
+                    "reason": reasons.get(message.deduplication_id, "rejected by the queue"),
+                },
+            )
+        if self.spill_path is None:
+            return
+        path = self.spill_path.with_name("dead-letter.jsonl")
+        with path.open("ab") as handle:
+            for message in messages:
+                handle.write(_spill_line(message))
 
     def _write_in_turn(self) -> None:
         for conversation_id in list(self.pending):
@@ -304,18 +349,7 @@ class SinkActor(pykka.ThreadingActor):
         self.spill_path.parent.mkdir(parents=True, exist_ok=True)
         with self.spill_path.open("ab") as handle:
             for message in messages:
-                handle.write(
-                    orjson.dumps(
-                        {
-                            "conversationId": message.conversation_id,
-                            "type": message.event_type,
-                            "body": message.body.decode(),
-                            "deduplicationId": message.deduplication_id,
-                            "attributes": message.attributes,
-                        }
-                    )
-                    + b"\n"
-                )
+                handle.write(_spill_line(message))
         self.spilled += len(messages)
         log.warning("events.spilled", extra={"count": len(messages), "spilled": self.spilled})
 
@@ -349,3 +383,15 @@ def _joined(state: ConversationState, current: StateRecord | None) -> Conversati
         return with_revision(state, max(state.revision, 1))
     joined = join_states(decode_state(current), state)
     return with_revision(joined, current.revision + 1)
+
+
+def _spill_line(message: OutboundMessage) -> bytes:
+    """Encode one message as a JSON line of the spill and dead-letter files."""
+    item = {
+        "conversationId": message.conversation_id,
+        "type": message.event_type,
+        "body": message.body.decode(),
+        "deduplicationId": message.deduplication_id,
+        "attributes": message.attributes,
+    }
+    return orjson.dumps(item) + b"\n"

@@ -24,11 +24,11 @@ from actors.backfill import BackfillActor
 from actors.connection import ConnectionActor
 from actors.heartbeat import HeartbeatActor
 from actors.merge import MergeActor
-from actors.messages import ChannelStatus, Drain, Flush, ask
+from actors.messages import ChannelStatus, Drain, Flush, ask, tell
 from actors.router import FrameRouter
 from actors.sink import SinkActor
 from actors.supervisor import Supervisor, stop_in_order
-from actors.token import Subscribe, TokenActor, TokenHolder, request_first_token
+from actors.token import Renew, Subscribe, TokenActor, TokenHolder, request_first_token
 from genesys.auth import OAuthClient
 from genesys.client import GenesysClient
 from genesys.errors import AuthenticationError, GenesysError
@@ -55,6 +55,8 @@ class Stores:
     queue: EventQueue
     checkpoints: CheckpointStore | None = None
     spill_path: Path | None = None
+    # States written at once per flush; above 1 only for stores safe across threads.
+    write_concurrency: int = 1
 
 
 @dataclass
@@ -164,6 +166,7 @@ class Service:
                 ttl_seconds=s.ttl_seconds,
                 spill_path=self.stores.spill_path,
                 supervisor=self.supervisor,
+                write_concurrency=self.stores.write_concurrency,
             ),
         )
         for shard in range(s.merge_shards):
@@ -253,12 +256,18 @@ class Service:
                 router=self._router(),
                 heartbeat=self.heartbeat,
                 backfill=self.backfill,
+                renew_token=self._renew_token,
                 supervisor=self.supervisor,
                 metrics=self.metrics,
                 gap_start=initial_gap,
             )
 
         return start
+
+    def _renew_token(self) -> None:
+        """Ask the TokenActor for a new token now (the current one was revoked)."""
+        if self.token is not None:
+            tell(self.token, Renew())
 
     def _replaced(self, name: str, ref: pykka.ActorRef[Any]) -> None:
         """Called by the Supervisor after a restart: point the others at the new actor."""
