@@ -67,6 +67,8 @@ class HeartbeatActor(pykka.ThreadingActor):
         self.channels: dict[str, _Channel] = {}
         self.timer: Timer | None = None
         self.started = clock.monotonic()
+        self.stopped = False
+        self.last_write_failure: float | None = None
 
     def on_start(self) -> None:
         self._schedule()
@@ -74,6 +76,9 @@ class HeartbeatActor(pykka.ThreadingActor):
     def on_stop(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
+        # A stopped service is not ready; it is not stuck either.
+        self.stopped = True
+        self._write_health()
 
     def on_receive(self, message: Any) -> Any:
         match message:
@@ -138,7 +143,8 @@ class HeartbeatActor(pykka.ThreadingActor):
         never_up = not self.channels and now - self.started > self.dead_budget
         return {
             "time": self.clock.time(),
-            "ready": ready,
+            "stopped": self.stopped,
+            "ready": ready and not self.stopped,
             "healthy": not down_too_long and not never_up,
             "channels": {
                 name: {
@@ -164,6 +170,11 @@ class HeartbeatActor(pykka.ThreadingActor):
                 handle.write(data)
             os.replace(temporary, self.health_file)
         except OSError as exc:
-            log.warning(
-                "health.write_failed", extra={"path": str(self.health_file), "error": str(exc)}
-            )
+            # Once a minute at most: every tick would fail the same way.
+            now = self.clock.monotonic()
+            if self.last_write_failure is None or now - self.last_write_failure >= 60.0:
+                self.last_write_failure = now
+                log.warning(
+                    "health.write_failed",
+                    extra={"path": str(self.health_file), "error": str(exc)},
+                )

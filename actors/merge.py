@@ -21,7 +21,7 @@ from typing import Any
 
 import pykka
 
-from actors.messages import ChildFailed, Drain, Observe, Rebase, StateChanged
+from actors.messages import ChildFailed, Drain, Observe, Rebase, SetSink, StateChanged
 from genesys_stream.metrics import Metrics
 from handlers.merge import ConversationState, join_states, merge
 from handlers.records import encode_message
@@ -64,6 +64,8 @@ class MergeActor(pykka.ThreadingActor):
                 self.cache[conversation_id] = (
                     state if current is None else join_states(current, state)
                 )
+            case SetSink(ref=ref):
+                self.sink = ref
             case Drain():
                 return True
         return None
@@ -97,12 +99,16 @@ class MergeActor(pykka.ThreadingActor):
             for event in result.events
             if event.type in self.forward_events
         )
-        self.sink.tell(
-            StateChanged(
-                conversation_id=conversation_id,
-                shard=self.shard,
-                state=result.state,
-                messages=messages,
-                received_at=observation.received_at,
-            )
+        change = StateChanged(
+            conversation_id=conversation_id,
+            shard=self.shard,
+            state=result.state,
+            messages=messages,
+            received_at=observation.received_at,
         )
+        try:
+            self.sink.tell(change)
+        except pykka.ActorDeadError:
+            # The Supervisor is restarting the sink and then back-fills from the
+            # checkpoint, which brings this change back.
+            log.warning("sink.unavailable", extra={"conversation_id": conversation_id})

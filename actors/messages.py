@@ -138,6 +138,13 @@ class Rebase:
 
 
 @dataclass(frozen=True)
+class SetSink:
+    """The SinkActor was restarted: send state changes to ``ref`` from now on."""
+
+    ref: Any
+
+
+@dataclass(frozen=True)
 class StateChanged:
     """A merge changed a conversation: its new state and the messages to forward."""
 

@@ -145,6 +145,8 @@ class SinkActor(pykka.ThreadingActor):
                 if not final:
                     self._schedule()
                 self._flush()
+                if final:
+                    self._set_aside()
                 return self.backlog()
             case Drain():
                 return self.backlog()
@@ -167,8 +169,7 @@ class SinkActor(pykka.ThreadingActor):
         self.metrics.increment("EventsAccepted", len(change.messages))
         overflow = len(self.outbox) - self.max_outbox
         # NOTE: without a spill file the outbox grows past max_outbox rather than drop.
-        if overflow > 0 and self.spill_path is not None:
-            self._spill(self.outbox[:overflow])
+        if overflow > 0 and self.spill_path is not None and self._spill(self.outbox[:overflow]):
             del self.outbox[:overflow]
 
     # Flushing: states first, then messages, then the checkpoint.
@@ -241,9 +242,13 @@ class SinkActor(pykka.ThreadingActor):
         if self.spill_path is None:
             return
         path = self.spill_path.with_name("dead-letter.jsonl")
-        with path.open("ab") as handle:
-            for message in messages:
-                handle.write(_spill_line(message))
+        try:
+            with path.open("ab") as handle:
+                for message in messages:
+                    handle.write(_spill_line(message))
+        except OSError as exc:
+            # The log lines above already name every rejected message.
+            log.error("events.dead_letter_failed", extra={"path": str(path), "error": str(exc)})
 
     def _write_in_turn(self) -> None:
         for conversation_id in list(self.pending):
@@ -253,6 +258,9 @@ class SinkActor(pykka.ThreadingActor):
             except StoreError as exc:
                 self._write_failed(conversation_id, exc)
                 break
+            except Exception as exc:
+                self._unwritable(conversation_id, exc)
+                continue
             del self.pending[conversation_id]
             self.writes += 1
 
@@ -268,8 +276,28 @@ class SinkActor(pykka.ThreadingActor):
             except StoreError as exc:
                 self._write_failed(conversation_id, exc)
                 continue
+            except Exception as exc:
+                self._unwritable(conversation_id, exc)
+                continue
             del self.pending[conversation_id]
             self.writes += 1
+
+    def _unwritable(self, conversation_id: str, exc: Exception) -> None:
+        """Drop a state that cannot be encoded or stored at all, so it blocks nothing else.
+
+        This is a bug (the merge must only produce encodable states); the
+        conversation's next change or a back-fill writes it again.
+        """
+        log.error(
+            "state.unwritable",
+            extra={
+                "conversation_id": conversation_id,
+                "error_type": type(exc).__name__,
+                "error": str(exc),
+            },
+        )
+        self.metrics.increment("MergeErrors")
+        self.pending.pop(conversation_id, None)
 
     @staticmethod
     def _write_failed(conversation_id: str, exc: StoreError) -> None:
@@ -328,11 +356,21 @@ class SinkActor(pykka.ThreadingActor):
             if len(self.rebased) > _REBASED_KEPT:
                 self.rebased.popitem(last=False)
 
-    def _checkpoint(self) -> None:
+    def _set_aside(self) -> None:
+        """On the last flush: spill undelivered messages and record the checkpoint.
+
+        The next start reads the spill file back, and back-fills from the
+        checkpoint what the states not yet written would have held.
+        """
+        if self.outbox and self.spill_path is not None and self._spill(self.outbox):
+            self.outbox = []
+        self._checkpoint(force=True)
+
+    def _checkpoint(self, force: bool = False) -> None:
         if self.checkpoints is None:
             return
         now = self.clock.monotonic()
-        if now - self.last_checkpoint < self.checkpoint_interval:
+        if not force and now - self.last_checkpoint < self.checkpoint_interval:
             return
         self.last_checkpoint = now
         # Everything received before the oldest unwritten change is stored.
@@ -344,14 +382,23 @@ class SinkActor(pykka.ThreadingActor):
 
     # Spilling: the oldest undelivered messages wait on disk, not in memory.
 
-    def _spill(self, messages: Sequence[OutboundMessage]) -> None:
+    def _spill(self, messages: Sequence[OutboundMessage]) -> bool:
+        """Append messages to the spill file; return False (keeping nothing) if it fails."""
         assert self.spill_path is not None
-        self.spill_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.spill_path.open("ab") as handle:
-            for message in messages:
-                handle.write(_spill_line(message))
+        try:
+            self.spill_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.spill_path.open("ab") as handle:
+                for message in messages:
+                    handle.write(_spill_line(message))
+        except OSError as exc:
+            # The caller keeps the messages in memory rather than drop them.
+            log.error(
+                "events.spill_failed", extra={"path": str(self.spill_path), "error": str(exc)}
+            )
+            return False
         self.spilled += len(messages)
         log.warning("events.spilled", extra={"count": len(messages), "spilled": self.spilled})
+        return True
 
     def _unspill(self) -> None:
         if not self.spilled or self.spill_path is None or len(self.outbox) >= self.max_outbox:

@@ -24,7 +24,7 @@ from actors.backfill import BackfillActor
 from actors.connection import ConnectionActor
 from actors.heartbeat import HeartbeatActor
 from actors.merge import MergeActor
-from actors.messages import ChannelStatus, Drain, Flush, ask, tell
+from actors.messages import ChannelStatus, Drain, Flush, Gap, SetSink, ask, tell
 from actors.router import FrameRouter
 from actors.sink import SinkActor
 from actors.supervisor import Supervisor, stop_in_order
@@ -282,6 +282,13 @@ class Service:
                 self.token.tell(Subscribe(ref))
         elif name == "sink":
             self.sink = ref
+            for merge in self.merges:
+                tell(merge, SetSink(ref))
+            # What the old sink held but had not written is back-filled from the
+            # checkpoint, which only moves past written changes.
+            start = self._startup_gap_start()
+            if self.backfill is not None and start is not None:
+                tell(self.backfill, Gap("sink", start, self.clock.time(), "sink restarted"))
         elif name == "heartbeat":
             self.heartbeat = ref
         elif name == "backfill":

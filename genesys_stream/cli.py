@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 unhealthy or failed, 2 invalid configuration or usage.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ import orjson
 from genesys_stream import config as config_module
 from genesys_stream import logs
 from genesys_stream.config import Config, ConfigError
+from stores.errors import ACCESS_ERRORS
 
 # A health file older than this many seconds means the process stopped updating it.
 HEALTH_STALE_AFTER = 60.0
@@ -126,8 +128,11 @@ def _demo(config: Config, args: argparse.Namespace) -> int:
 def _state_get(config: Config, args: argparse.Namespace) -> int:
     from genesys_stream.runner import open_state_store
 
-    store = open_state_store(config)
-    record = store.load(args.conversation_id)
+    try:
+        record = open_state_store(config).load(args.conversation_id)
+    except ACCESS_ERRORS as exc:
+        print(f"genesys-stream: could not read the store: {exc}", file=sys.stderr)
+        return 1
     if record is None:
         print(
             f"genesys-stream: conversation {args.conversation_id} is not in the store.",
@@ -144,8 +149,12 @@ def _state_list(config: Config, args: argparse.Namespace) -> int:
     if args.limit < 1:
         print(f"genesys-stream: --limit {args.limit} is invalid; use 1 or more.", file=sys.stderr)
         return 2
-    store = open_state_store(config)
-    for record in store.list(limit=args.limit):
+    try:
+        records = open_state_store(config).list(limit=args.limit)
+    except ACCESS_ERRORS as exc:
+        print(f"genesys-stream: could not read the store: {exc}", file=sys.stderr)
+        return 1
+    for record in records:
         item = record.item
         summary = {
             key: item.get(key)
@@ -169,7 +178,12 @@ def check_health(path: Path, now: float) -> tuple[str, dict[str, Any]]:
         return "not-ready", {"reason": f"no health file at {path}; is the service running?"}
     except (OSError, orjson.JSONDecodeError) as exc:
         return "unhealthy", {"reason": f"health file {path} is unreadable: {exc}"}
-    age = now - float(health.get("time", 0))
+    written = health.get("time") if isinstance(health, dict) else None
+    if not isinstance(written, int | float) or not math.isfinite(written):
+        return "unhealthy", {"reason": f"health file {path} has no valid time; it is not ours"}
+    if health.get("stopped"):
+        return "not-ready", {"reason": "the service has stopped", **health}
+    age = now - written
     if age > HEALTH_STALE_AFTER:
         return "unhealthy", {"reason": f"health file is {age:.0f} s old; the service is stuck"}
     if not health.get("healthy", False):

@@ -154,7 +154,18 @@ def _url(value: str) -> str:
     value = value.strip().rstrip("/")
     if not _URL.match(value):
         raise ValueError("Use an http:// or https:// URL such as https://api.mypurecloud.ie.")
+    if "@" in value.split("//", 1)[-1].split("/", 1)[0]:
+        raise ValueError("Remove the user name and password from the URL; the service sends none.")
     return value
+
+
+def _directory(value: str) -> Path:
+    path = Path(value)
+    if len(value) > 1024 or any(len(part) > 255 for part in path.parts):
+        raise ValueError("Use a path under 1,024 characters with names under 256.")
+    if path.exists() and not path.is_dir():
+        raise ValueError("The path is a file; give a folder, or a path that does not exist yet.")
+    return path
 
 
 def _secret(value: str) -> str:
@@ -236,7 +247,7 @@ SETTINGS: tuple[Setting, ...] = (
         "local_dir",
         "STREAM_LOCAL_DIR",
         "Folder of the embedded store (used when no table or queue is set).",
-        Path,
+        _directory,
         Path(".genesys-stream"),
     ),
     Setting(
@@ -379,14 +390,27 @@ def load(environ: Mapping[str, str], flags: Mapping[str, str | None] | None = No
             source = setting.env
         if raw is None or (raw.strip() == "" and setting.name != "forward_events"):
             continue
+        # The environment decodes undecodable bytes to lone surrogates.
+        if any("\ud800" <= character <= "\udfff" for character in raw):
+            value_text = "(hidden)" if setting.secret else "(not shown)"
+            raise ConfigError(
+                f"{source}={value_text} is invalid. The value is not valid UTF-8; "
+                "set it again as UTF-8 text."
+            )
         try:
             values[setting.name] = setting.parse(raw)
         except ValueError as exc:
-            value_text = "(hidden)" if setting.secret else repr(raw)
+            # A URL may carry a password before "@": show none of it.
+            value_text = "(hidden)" if setting.secret or "@" in raw else repr(raw)
             raise ConfigError(f"{source}={value_text} is invalid. {exc}") from None
         sources[setting.name] = source
     config = Config(**values)
     _check_combinations(config, sources)
+    if config.uses_aws and config.aws_region is None and not environ.get("AWS_DEFAULT_REGION"):
+        raise ConfigError(
+            "AWS_REGION is missing: STREAM_TABLE_NAME and STREAM_QUEUE_URL are set, so set "
+            "AWS_REGION to the region of the table and queue, for example eu-west-1."
+        )
     return config
 
 
@@ -417,6 +441,16 @@ def _check_combinations(config: Config, sources: Mapping[str, str]) -> None:
                 "or GENESYS_TOPICS."
             )
 
+    # Credentials with no org would silently run the simulator instead.
+    if config.uses_simulator:
+        for setting in ("client_id", "client_secret"):
+            if getattr(config, setting) is not None:
+                raise ConfigError(
+                    f"GENESYS_REGION is missing: {name(setting)} is set, so set GENESYS_REGION "
+                    "(or GENESYS_LOGIN_URL and GENESYS_API_URL) to reach the org, or unset "
+                    f"{name(setting)} to run against the built-in simulator."
+                )
+
     # AWS: the table and the queue together; the rest only with them.
     if config.queue_url is not None and config.table_name is None:
         raise ConfigError(
@@ -434,6 +468,12 @@ def _check_combinations(config: Config, sources: Mapping[str, str]) -> None:
                 f"{name(setting)} is set but the service writes to the local store: "
                 "set STREAM_TABLE_NAME and STREAM_QUEUE_URL to use AWS, or unset it."
             )
+    if config.uses_simulator and config.uses_aws:
+        raise ConfigError(
+            "GENESYS_REGION is missing: simulated conversations would be written to the "
+            "AWS table and queue. Set GENESYS_REGION (or the base URLs) for a real org, "
+            "or unset STREAM_TABLE_NAME and STREAM_QUEUE_URL to use the local store."
+        )
 
 
 _ENV = {setting.name: setting.env for setting in SETTINGS}

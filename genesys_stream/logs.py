@@ -64,7 +64,7 @@ class JsonFormatter(logging.Formatter):
 
 # Libraries whose DEBUG lines carry request paths with channel ids, or whole
 # frames; they log at WARNING and above whatever the service's level.
-QUIET_LIBRARIES = ("urllib3", "botocore", "boto3", "websocket", "pykka")
+QUIET_LIBRARIES = ("urllib3", "botocore", "boto3", "websocket", "websockets", "pykka")
 
 
 def configure(level: str = "INFO", stream: TextIO | None = None) -> None:

@@ -19,6 +19,7 @@ from genesys_stream.clock import Clock, SystemClock
 from genesys_stream.config import Config
 from genesys_stream.metrics import Metrics
 from stores.base import StateStore
+from stores.errors import ACCESS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +175,9 @@ def run_service(config: Config, stop: threading.Event) -> int:
         endpoints = org_endpoints(config)
         topics = config.topic_names()
 
-    stores = build_stores(config, clock)
-    service = Service(settings_for(config, endpoints, topics), stores, clock, metrics)
     try:
+        stores = open_stores(config, clock)
+        service = Service(settings_for(config, endpoints, topics), stores, clock, metrics)
         service.start()
     except StartupError as exc:
         print(f"genesys-stream: {exc}", file=sys.stderr)
@@ -200,8 +201,32 @@ def run_service(config: Config, stop: threading.Event) -> int:
                 break
     finally:
         stop.set()
-        service.stop()
+        backlog = service.stop()
         metrics.emit(clock.time())
         if simulator is not None:
             simulator.stop()
+    if backlog and (backlog.get("states") or backlog.get("messages")):
+        # Spilled messages are safe on disk; anything else was not stored.
+        print(
+            f"genesys-stream: stopped with undelivered work {backlog}; "
+            "the next start back-fills states from the checkpoint.",
+            file=sys.stderr,
+        )
+        exit_code = 1
     return exit_code
+
+
+def open_stores(config: Config, clock: Clock) -> Stores:
+    """Open the configured stores and read from each once, so a missing one stops start-up."""
+    try:
+        stores = build_stores(config, clock)
+        stores.states.load(_PROBE_ID)
+        if stores.checkpoints is not None:
+            stores.checkpoints.get_checkpoint(_PROBE_ID)
+    except ACCESS_ERRORS as exc:
+        raise StartupError(f"Could not open the stores: {exc}") from None
+    return stores
+
+
+# A conversation id no conversation has: reading it checks access to the table.
+_PROBE_ID = "genesys-stream-start-up-check"

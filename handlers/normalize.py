@@ -35,7 +35,7 @@ from handlers.state import (
     Stamp,
     state_rank,
 )
-from handlers.times import canonical_time
+from handlers.times import canonical_event_time, canonical_time
 
 SNAPSHOT = "snapshot"
 DETAIL = "detail"
@@ -243,6 +243,7 @@ class Observation:
         "_content",
         "_event_time",
         "_fingerprint",
+        "_participant_bodies",
         "body",
         "conversation_id",
         "correlation_id",
@@ -278,6 +279,7 @@ class Observation:
         # ``event_time`` then needs no full normalization.
         self._event_time: tuple[str | None] | None = None
         self._fingerprint: bytes | None = None
+        self._participant_bodies: dict[str, dict[str, Any]] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -330,6 +332,18 @@ class Observation:
             self._fingerprint = digest.digest()
         return self._fingerprint
 
+    def participant_body(self, participant_id: str) -> dict[str, Any]:
+        """Return the part of ``body`` about one participant, or an empty dict if there is none.
+
+        That is the participant's entry in ``participants`` of a snapshot, REST
+        conversation or analytics record (the first one, if the id repeats),
+        or the whole body of a detail event about that participant. The index
+        is built on the first call, so each later call costs a lookup.
+        """
+        if self._participant_bodies is None:
+            self._participant_bodies = _index_participants(self.kind, self.body)
+        return self._participant_bodies.get(participant_id, {})
+
     @property
     def stamp(self) -> Stamp:
         return self.content.stamp
@@ -359,6 +373,22 @@ class Observation:
         if self._content is None and self._event_time is not None:
             return self._event_time[0]
         return self.content.event_time
+
+
+def _index_participants(kind: str, body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Map each participant id in ``body`` to the part of ``body`` about it."""
+    if kind == DETAIL:
+        participant_id = body.get("participantId")
+        return {participant_id: body} if isinstance(participant_id, str) else {}
+    id_key = "participantId" if kind == ANALYTICS else "id"
+    raw_participants = body.get("participants")
+    index: dict[str, dict[str, Any]] = {}
+    for raw in raw_participants if isinstance(raw_participants, list) else ():
+        if isinstance(raw, dict):
+            participant_id = raw.get(id_key)
+            if isinstance(participant_id, str):
+                index.setdefault(participant_id, raw)
+    return index
 
 
 def _normalize(observation: Observation) -> Content:
@@ -580,8 +610,12 @@ def _communication(
         surprises.add(f"{path}.state")
         del fields["state"]
     latest = times_max(times)
-    hold = canonical_time(fields.get("startHoldTime"))
-    if hold is not None and hold > latest:
+    raw_hold = fields.get("startHoldTime")
+    hold = canonical_time(raw_hold)
+    if hold is None and raw_hold is not None:
+        # Kept as a field, but an invalid time cannot stamp the communication.
+        surprises.add(f"{path}.startHoldTime")
+    elif hold is not None and hold > latest:
         latest = hold
     return CommunicationObservation(media, communication_id, (rank, latest), times, fields)
 
@@ -650,7 +684,7 @@ def _detail_content(body: dict[str, Any], kind: str) -> Content:
     if kind not in DETAIL_KINDS:
         surprises.add(f"detail.{kind}")
     surprises.unknown_keys(body, DETAIL_KEYS, "detail")
-    event_time = canonical_time(body.get("eventTime"))
+    event_time = canonical_event_time(body.get("eventTime"))
     if event_time is None:
         surprises.add("detail.eventTime")
     when = event_time or ""
@@ -782,9 +816,9 @@ def _analytics_content(record: dict[str, Any]) -> Content:
     surprises = _Surprises()
     if not isinstance(record.get("conversationId"), str):
         surprises.add("conversationId")
-    conversation_end = canonical_time(record.get("conversationEnd"))
+    conversation_end = _analytics_time(record, "conversationEnd", "", surprises)
     times: dict[str, str] = {}
-    start = canonical_time(record.get("conversationStart"))
+    start = _analytics_time(record, "conversationStart", "", surprises)
     if start is not None:
         times["startTime"] = start
     if conversation_end is not None:
@@ -903,8 +937,8 @@ def _analytics_session(
         if not isinstance(segment, dict):
             surprises.add("participants[].sessions[].segments[]")
             continue
-        start = canonical_time(segment.get("segmentStart"))
-        end = canonical_time(segment.get("segmentEnd"))
+        start = _analytics_time(segment, "segmentStart", _SEGMENTS_PATH, surprises)
+        end = _analytics_time(segment, "segmentEnd", _SEGMENTS_PATH, surprises)
         segment_type = segment.get("segmentType")
         latest = max(latest, start or "", end or "")
         if segment_type == "wrapup":
@@ -932,6 +966,20 @@ def _analytics_session(
     if disconnect_type is not None:
         fields["disconnectType"] = disconnect_type
     return CommunicationObservation(media, session_id, (state_rank(state), latest), times, fields)
+
+
+_SEGMENTS_PATH = "participants[].sessions[].segments[]."
+
+
+def _analytics_time(
+    document: Mapping[str, Any], key: str, path: str, surprises: _Surprises
+) -> str | None:
+    """Return the canonical time at ``key``, counting a surprise if it is present but invalid."""
+    raw = document.get(key)
+    time = canonical_time(raw)
+    if time is None and raw is not None:
+        surprises.add(f"{path}{key}")
+    return time
 
 
 def _analytics_wrapup(

@@ -24,6 +24,7 @@ The message body is described by ``MESSAGE_SCHEMA`` and checked by
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,7 +68,7 @@ def encode_state(state: ConversationState, updated_at: float, ttl_seconds: int) 
 
     ``updated_at`` is epoch seconds. ``expiresAt`` is set only once the
     conversation has ended: its end time plus ``ttl_seconds`` (or
-    ``updated_at`` plus ``ttl_seconds`` when no end time is known).
+    ``updated_at`` plus ``ttl_seconds`` when no valid end time is known).
     """
     summary = summarize(state)
     item: dict[str, Any] = {
@@ -86,10 +87,10 @@ def encode_state(state: ConversationState, updated_at: float, ttl_seconds: int) 
         "schemaVersion": SCHEMA_VERSION,
     }
     if summary.state == ENDED:
-        ended_at = (
-            epoch_seconds(summary.end_time) if summary.end_time is not None else int(updated_at)
-        )
-        item["expiresAt"] = ended_at + ttl_seconds
+        # An item stored before times were range-checked may hold an invalid
+        # end time, and then the expiry counts from ``updated_at``.
+        ended_at = epoch_seconds(summary.end_time) if summary.end_time is not None else None
+        item["expiresAt"] = (ended_at if ended_at is not None else int(updated_at)) + ttl_seconds
     return StateRecord(state.conversation_id, state.revision, item)
 
 
@@ -211,10 +212,20 @@ def encode_message(
 ) -> OutboundMessage:
     """Encode one lifecycle event as an SQS message body (see ``MESSAGE_SCHEMA``).
 
-    ``received_at`` is epoch seconds. The deduplication id is the SHA-256 of
-    the canonical message without ``receivedAt``, ``correlationId``, ``topic``
-    and ``source``, so duplicates that differ only there deduplicate.
+    ``received_at`` is epoch seconds. A participant event carries only that
+    participant's part of the input as ``body`` (see
+    ``Observation.participant_body``), so the N participant events of one
+    change do not each repeat the whole document. The deduplication id is
+    the SHA-256 of the canonical message without ``receivedAt``,
+    ``correlationId``, ``topic`` and ``source``, so duplicates that differ only
+    there deduplicate.
     """
+    # NOTE: every message still repeats the summary, whose userIds and queueIds
+    # lists grow with the participants, so N agents cost O(N^2) bytes in total.
+    if event.participant_id is None:
+        body = observation.body
+    else:
+        body = observation.participant_body(event.participant_id)
     message: dict[str, Any] = {
         "schema": MESSAGE_SCHEMA_ID,
         "type": event.type,
@@ -227,17 +238,25 @@ def encode_message(
         "eventTime": observation.event_time,
         "correlationId": observation.correlation_id,
         "summary": _summary_document(summarize(state)),
-        "body": observation.body,
+        "body": body,
     }
     stable = {key: item for key, item in message.items() if key not in _VOLATILE_KEYS}
-    digest = hashlib.sha256(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    digest = hashlib.sha256(_dumps(stable, sort_keys=True)).hexdigest()
     return OutboundMessage(
         conversation_id=event.conversation_id,
         event_type=event.type,
-        body=orjson.dumps(message),
+        body=_dumps(message, sort_keys=False),
         deduplication_id=digest,
         attributes={"type": event.type, "conversationId": event.conversation_id},
     )
+
+
+def _dumps(message: Mapping[str, Any], *, sort_keys: bool) -> bytes:
+    try:
+        return orjson.dumps(message, option=orjson.OPT_SORT_KEYS if sort_keys else None)
+    except orjson.JSONEncodeError:
+        # An integer beyond 64 bits, from a document parsed by the json module.
+        return json.dumps(message, sort_keys=sort_keys, separators=(",", ":")).encode()
 
 
 _NULLABLE_STRING: dict[str, Any] = {"type": ["string", "null"]}
@@ -300,7 +319,9 @@ MESSAGE_SCHEMA: dict[str, Any] = {
         "body": {
             "type": "object",
             "description": "The Genesys document the event came from: eventBody, a REST "
-            "conversation or an analytics record.",
+            "conversation or an analytics record. A participant event carries only that "
+            "participant's entry of the document's participants, or the whole detail event "
+            "about it, and an empty object when the document has no entry for it.",
         },
     },
 }

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from stores.base import OutboundMessage
 
@@ -115,3 +115,9 @@ def raise_if_configuration(exc: ClientError, resource: str) -> None:
             f"{exc.response.get('Error', {}).get('Message', 'no message')}. "
             "Check that it exists in this account and region and that the task role may use it."
         ) from exc
+
+
+# What opening or reading a store can raise besides a bug: the store's own
+# errors, botocore's errors before any request (no region, no credentials) and
+# local file errors. Callers outside ``stores`` catch these without botocore.
+ACCESS_ERRORS: tuple[type[Exception], ...] = (StoreError, BotoCoreError, OSError)

@@ -245,7 +245,7 @@ def test_aws_extras_need_aws(variable: str, value: str) -> None:
     message = error_for({variable: value})
 
     assert message.startswith(f"{variable} is set but the service writes to the local store")
-    assert load({variable: value, **AWS}).uses_aws
+    assert load({variable: value, **ORG, **AWS, "AWS_REGION": "eu-west-1"}).uses_aws
 
 
 def test_topics_combined_and_sorted() -> None:
@@ -271,3 +271,48 @@ def test_readme_lists_every_setting() -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text()
 
     assert settings_table() in readme
+
+
+def test_credentials_without_org_rejected() -> None:
+    """Credentials with no region would silently run the simulator instead of the org."""
+    message = error_for({"GENESYS_CLIENT_ID": "prod-client", "GENESYS_CLIENT_SECRET": "x-y-z"})
+
+    assert message.startswith("GENESYS_REGION is missing: GENESYS_CLIENT_ID is set")
+    assert "x-y-z" not in message
+
+
+def test_simulator_with_aws_rejected() -> None:
+    message = error_for({**AWS, "AWS_REGION": "eu-west-1"})
+
+    assert message.startswith("GENESYS_REGION is missing: simulated conversations")
+
+
+def test_aws_needs_region() -> None:
+    message = error_for({**ORG, **AWS})
+
+    assert message.startswith("AWS_REGION is missing")
+    assert load({**ORG, **AWS, "AWS_DEFAULT_REGION": "eu-west-1"}).uses_aws
+
+
+def test_url_password_rejected_unshown() -> None:
+    message = error_for({"GENESYS_LOGIN_URL": "http://user:TopSecret999@127.0.0.1:9"})
+
+    assert message.startswith("GENESYS_LOGIN_URL=(hidden) is invalid")
+    assert "TopSecret999" not in message
+
+
+def test_undecodable_value_rejected() -> None:
+    """The environment turns bytes that are not UTF-8 into lone surrogates."""
+    message = error_for({**ORG, "GENESYS_CLIENT_SECRET": "abc\udcff"})
+
+    assert message.startswith("GENESYS_CLIENT_SECRET=(hidden) is invalid")
+    assert "UTF-8" in message
+
+
+def test_local_dir_file_rejected(tmp_path: Path) -> None:
+    target = tmp_path / "a-file"
+    target.write_text("x")
+
+    message = error_for({"STREAM_LOCAL_DIR": str(target)})
+
+    assert message.startswith(f"STREAM_LOCAL_DIR={str(target)!r} is invalid")

@@ -27,8 +27,8 @@ locals {
 
   # Every setting `genesys-stream run` reads from the environment, except the
   # client credentials (injected from the secret below), GENESYS_LOGIN_URL and
-  # GENESYS_API_URL (overrides for tests and proxies), and STREAM_LOCAL_DIR
-  # (the embedded store, unused on AWS).
+  # GENESYS_API_URL (overrides for tests and proxies). STREAM_LOCAL_DIR holds
+  # the spill and dead-letter files on AWS, so it is on the writable mount.
   environment = {
     GENESYS_REGION            = lower(var.genesys_region)
     GENESYS_TOPICS            = join(",", var.genesys_topics)
@@ -47,6 +47,7 @@ locals {
     STREAM_PONG_TIMEOUT       = tostring(var.pong_timeout)
     STREAM_DEAD_BUDGET        = tostring(var.dead_budget)
     STREAM_HEALTH_FILE        = "${local.state_dir}/health.json"
+    STREAM_LOCAL_DIR          = "${local.state_dir}/local"
     STREAM_LOG_LEVEL          = var.log_level
     AWS_REGION                = local.region
   }

@@ -149,3 +149,19 @@ def test_sink_sets_poison_aside(pipeline: tuple[Any, Any, UnreliableQueue], tmp_
     assert {event["conversationId"] for event in dead} == {rejected}
     assert delivered
     assert rejected not in {event["conversationId"] for event in delivered}
+
+
+def test_final_flush_spills_undelivered(
+    pipeline: tuple[Any, Any, UnreliableQueue], tmp_path: Path
+) -> None:
+    """At stop, messages the queue would not take wait on disk for the next start."""
+    merge, sink, queue = pipeline
+    queue.failure = ConfigurationError("The queue does not exist; create it.")
+
+    feed(merge, observations(5))
+    backlog = ask(sink, Flush(final=True), WAIT)
+    spilled = (tmp_path / "spill.jsonl").read_bytes().splitlines()
+
+    assert backlog["messages"] == 0
+    assert backlog["spilled"] > 0
+    assert len(spilled) == backlog["spilled"]

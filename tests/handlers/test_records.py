@@ -8,7 +8,7 @@ import pytest
 from handlers.frames import SnapshotFrame, parse_document
 from handlers.lifecycle import LifecycleEvent
 from handlers.merge import join_states, merge
-from handlers.normalize import from_frame, from_snapshot
+from handlers.normalize import from_analytics, from_detail, from_frame, from_snapshot
 from handlers.records import (
     MESSAGE_SCHEMA,
     RecordError,
@@ -199,3 +199,76 @@ def test_trimmed_attributes_decode_as_unknown(sample: Callable[[str], Any]) -> N
 
     assert "attributes" not in decoded.participants[customer_id].fields
     assert rejoined.participants[customer_id].fields["attributes"][1]["number"] == ""
+
+
+def large_snapshot(count: int) -> dict[str, Any]:
+    participants = [
+        {
+            "id": f"00000000-0000-4000-8000-{index:012d}",
+            "purpose": "customer",
+            "calls": [{"id": f"10000000-0000-4000-8000-{index:012d}", "state": "connected"}],
+        }
+        for index in range(count)
+    ]
+    return {"id": "c0ffee00-0000-4000-8000-000000000002", "participants": participants}
+
+
+def test_large_snapshot_messages_stay_small() -> None:
+    document = large_snapshot(2000)
+    snapshot_size = len(orjson.dumps(document))
+    observation = from_snapshot(document, 1.0, topic="v2.users.u1.conversations")
+
+    result = merge(None, observation)
+    messages = [encode_message(e, result.state, observation, 1.0) for e in result.events]
+    joined = [m for m in messages if m.event_type == "participant.joined"]
+    total_size = sum(len(m.body) for m in messages)
+
+    assert len(messages) == 2001
+    assert len(joined) == 2000
+    assert total_size < 10 * snapshot_size
+    assert max(len(m.body) for m in joined) < 1000
+
+
+def test_participant_message_carries_entry() -> None:
+    document = large_snapshot(3)
+    observation = from_snapshot(document, 1.0)
+    result = merge(None, observation)
+
+    joined = [e for e in result.events if e.type == "participant.joined"]
+    bodies = [orjson.loads(encode_message(e, result.state, observation, 1.0).body) for e in joined]
+
+    assert [body["body"] for body in bodies] == document["participants"]
+    for body in bodies:
+        assert validate_message(body) == []
+        assert body["participantId"] == body["body"]["id"]
+
+
+def test_participant_message_deduplicates() -> None:
+    first = from_snapshot(large_snapshot(3), 1.0, topic="v2.users.u1.conversations")
+    again = from_snapshot(large_snapshot(3), 2.0, topic="v2.users.u2.conversations")
+    state = merge(None, first).state
+    unknown = LifecycleEvent("participant.joined", state.conversation_id, "p-missing")
+    joined = LifecycleEvent(
+        "participant.joined", state.conversation_id, "00000000-0000-4000-8000-000000000001"
+    )
+
+    missing = orjson.loads(encode_message(unknown, state, first, 1.0).body)
+
+    assert (
+        encode_message(joined, state, first, 1.0).deduplication_id
+        == encode_message(joined, state, again, 2.0).deduplication_id
+    )
+    assert missing["body"] == {}
+    assert validate_message(missing) == []
+
+
+def test_participant_body_detail_and_analytics(sample: Callable[[str], Any]) -> None:
+    detail_body = {"eventTime": 1000, "participantId": "p1", "sessionId": "s1", "extra": "x" * 50}
+    detail = from_detail(detail_body, "customer.start", 1.0, conversation_id="c1")
+    record = sample("analytics-conversation-record.json")
+    analytics = from_analytics(record, 1.0)
+    first_entry = record["participants"][0]
+
+    assert detail.participant_body("p1") is detail_body
+    assert detail.participant_body("p2") == {}
+    assert analytics.participant_body(first_entry["participantId"]) is first_entry

@@ -15,7 +15,6 @@ LIFECYCLE_SOURCE = ROOT / "handlers" / "lifecycle.py"
 UNSET_ON_AWS = {
     "GENESYS_LOGIN_URL": "an override for tests and proxies; the region sets the login URL",
     "GENESYS_API_URL": "an override for tests and proxies; the region sets the API URL",
-    "STREAM_LOCAL_DIR": "the embedded local store, not used when the AWS stores are set",
 }
 SECRET_KEYS = {"GENESYS_CLIENT_ID": "client_id", "GENESYS_CLIENT_SECRET": "client_secret"}
 
@@ -42,6 +41,7 @@ def test_service_reads_known_settings() -> None:
 
     assert "STREAM_TABLE_NAME" in names
     assert set(UNSET_ON_AWS) <= names
+    assert "STREAM_LOCAL_DIR" in names
 
 
 def test_every_setting_is_set(module: Module) -> None:
@@ -83,9 +83,11 @@ def test_tables_and_queue_come_from_the_stack(module: Module) -> None:
 
 def test_health_file_is_on_a_writable_mount(module: Module) -> None:
     health_file = module.locals["environment"]["STREAM_HEALTH_FILE"]
+    local_dir = module.locals["environment"]["STREAM_LOCAL_DIR"]
     container = module.resource("aws_ecs_task_definition", "service")["container_definitions"]
 
     assert health_file.startswith("${local.state_dir}/")
+    assert local_dir.startswith("${local.state_dir}/")
     assert "containerPath = local.state_dir" in container
     assert module.locals["state_dir"] == "/run/genesys-stream"
 
