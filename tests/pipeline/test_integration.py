@@ -1,11 +1,10 @@
 """The whole pipeline: simulator over loopback sockets to the local store and to AWS (moto)."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from genesys_stream.app import Stores
 from genesys_stream.clock import FakeClock
@@ -23,17 +22,6 @@ CONVERSATIONS = 200
 # process (measured on a 2-core machine). 200 conversations make some 2,400
 # calls, about 25 s, so the AWS run plays half as many through the same paths.
 AWS_CONVERSATIONS = 100
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def simulator(clock: FakeClock) -> Iterator[Simulator]:
-    with Simulator(clock=clock) as sim:
-        yield sim
 
 
 def busy_scenario(clock: FakeClock, conversations: int = CONVERSATIONS) -> Scenario:

@@ -1,26 +1,12 @@
 """A SinkActor that fails is replaced; the MergeActors follow it and back-fill covers the loss."""
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from actors.messages import ChildFailed, ask, tell
 from genesys_stream.clock import FakeClock
 from simulator import Simulator
 from simulator.traffic import TrafficConfig, generate
 from tests.pipeline.harness import local_stores, running_pipeline
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def simulator(clock: FakeClock) -> Iterator[Simulator]:
-    with Simulator(clock=clock) as sim:
-        yield sim
 
 
 def test_sink_restart_loses_nothing(simulator: Simulator, clock: FakeClock, tmp_path: Path) -> None:

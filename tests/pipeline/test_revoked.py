@@ -1,25 +1,11 @@
 """A revoked token: the channel goes with it, and the service renews at once."""
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from genesys_stream.clock import FakeClock
 from simulator import Simulator
 from simulator.traffic import TrafficConfig, generate
 from tests.pipeline.harness import local_stores, running_pipeline
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def simulator(clock: FakeClock) -> Iterator[Simulator]:
-    with Simulator(clock=clock) as sim:
-        yield sim
 
 
 def test_revoked_token_renewed_at_once(

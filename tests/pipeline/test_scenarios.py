@@ -8,13 +8,12 @@ item, the forwarded messages and the metrics.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from genesys_stream.app import Stores
 from genesys_stream.clock import FakeClock
@@ -48,17 +47,6 @@ BASE_MS = 1_772_442_000_000
 
 
 # Fixtures and helpers
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def simulator(clock: FakeClock) -> Iterator[Simulator]:
-    with Simulator(clock=clock) as sim:
-        yield sim
 
 
 def sample_body() -> dict[str, Any]:

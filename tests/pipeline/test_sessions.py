@@ -11,7 +11,6 @@ import io
 import itertools
 import logging
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,17 +33,6 @@ SUBSCRIPTIONS = CHANNELS + "/*/subscriptions"
 # Liveness settings for long runs in big steps, where only rotation is under test.
 PATIENT = {"heartbeat_silence": 600.0, "pong_timeout": 600.0}
 QUIET = ("v2.routing.queues.00000000-0000-4000-8000-000000000000.conversations",)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def simulator(clock: FakeClock) -> Iterator[Simulator]:
-    with Simulator(clock=clock) as sim:
-        yield sim
 
 
 def traffic(clock: FakeClock, conversations: int = 15, duration: float = 90.0) -> Scenario:

@@ -7,12 +7,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
-import pytest
 
 from genesys_stream.cli import check_health
 from genesys_stream.clock import FakeClock
@@ -27,17 +25,6 @@ STOP_TIMEOUT = 30.0
 # Real seconds the subprocess may take to start and subscribe.
 START_TIMEOUT = 60.0
 PROJECT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def simulator(clock: FakeClock) -> Iterator[Simulator]:
-    with Simulator(clock=clock) as sim:
-        yield sim
 
 
 def test_stop_during_burst_flushes(simulator: Simulator, clock: FakeClock, tmp_path: Path) -> None:
