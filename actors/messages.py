@@ -79,7 +79,7 @@ class StableCheck:
 
 @dataclass(frozen=True)
 class TokenRotated:
-    """The TokenActor holds a new token; channels made with the old one must rotate."""
+    """The TokenActor has a new token, so channels made with the old one must rotate."""
 
     expires_at: float
 
@@ -106,7 +106,7 @@ class Unwatch:
 
 @dataclass(frozen=True)
 class ChannelStatus:
-    """What a ConnectionActor reports about its channel, for the health check."""
+    """A ConnectionActor's report on its channel, for the health check."""
 
     channel: str
     live: bool
@@ -208,7 +208,7 @@ def tell(ref: pykka.ActorRef[Any], message: Any) -> None:
     """Tell ``message`` to ``ref``, doing nothing if the actor has stopped.
 
     Timers and reader threads outlive the actor they report to during a
-    shutdown or restart; a message to a stopped actor has nobody to act on it.
+    shutdown or restart; a message to a stopped actor has no receiver.
     """
     with contextlib.suppress(pykka.ActorDeadError):
         ref.tell(message)

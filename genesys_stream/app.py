@@ -44,12 +44,12 @@ log = logging.getLogger(__name__)
 
 
 class StartupError(Exception):
-    """The service could not start; the message says why and what to change."""
+    """The service could not start; the message gives the reason and the change to make."""
 
 
 @dataclass
 class Stores:
-    """Where the service writes: states, events and back-fill checkpoints."""
+    """The stores the service writes to: states, events and back-fill checkpoints."""
 
     states: StateStore
     queue: EventQueue
@@ -118,7 +118,7 @@ class Service:
         self.router: FrameRouter | None = None
         self.stopped = False
 
-    # Start-up, in dependency order: nothing is told to an actor not yet started.
+    # Start-up, in dependency order: no message goes to an actor not yet started.
 
     def start(self) -> None:
         """Start every actor; raise ``StartupError`` if no token can be obtained."""
@@ -315,7 +315,7 @@ class Service:
     # Running and stopping.
 
     def drain(self, timeout: float = 10.0) -> dict[str, int]:
-        """Wait until every observation told so far is merged and flushed.
+        """Wait until every observation sent so far is merged and flushed.
 
         Returns the sink's backlog after the flush: all zeros when every
         accepted change is stored and delivered.
