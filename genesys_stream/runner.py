@@ -121,11 +121,9 @@ def org_endpoints(config: Config) -> Endpoints:
     region = resolve_region(config.region) if config.region else None
     login_url = config.login_url or (region.login_url if region else None)
     api_url = config.api_url or (region.api_url if region else None)
-    if login_url is None or api_url is None:
-        raise StartupError(
-            "GENESYS_LOGIN_URL is missing: with GENESYS_API_URL set and no GENESYS_REGION, "
-            "set GENESYS_LOGIN_URL too."
-        )
+    # Configuration rejects a base URL without the other when no region is set.
+    assert login_url is not None
+    assert api_url is not None
     assert config.client_id is not None
     assert config.client_secret is not None
     return Endpoints(
