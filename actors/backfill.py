@@ -13,8 +13,8 @@ and retried after a back-off, or after ``Retry-After`` for a 429, up to
 (``"stats"``), which bounds how stale a state could have been.
 
 ``GET /api/v2/conversations`` without an id lists only the calling user's
-conversations, which is none for a client-credentials token, so it is never
-used.
+conversations. A client-credentials token has no conversations of its own, so
+the actor never uses that call.
 """
 
 from __future__ import annotations

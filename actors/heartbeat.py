@@ -1,9 +1,9 @@
 """HeartbeatActor: liveness of every session, and the service's health.
 
 Any frame proves a socket alive. After ``silence`` seconds without one, the
-actor sends the Genesys text ping; if nothing at all arrives within
-``pong_timeout`` seconds of the ping, the session is dead and its
-ConnectionActor is told to reconnect. A pong that is merely slow (arriving
+actor sends the Genesys text ping. If nothing at all arrives within
+``pong_timeout`` seconds of the ping, the session is dead, and the actor
+sends ``Dead`` to its ConnectionActor, which reconnects. A pong that is merely slow (arriving
 before the timeout) changes nothing.
 
 The actor also keeps the health status that ``genesys-stream health`` reads

@@ -6,7 +6,7 @@ channel or back-fill it came from. The actor merges each observation into
 its cached state; a change goes to the SinkActor with the lifecycle messages
 the forward filter selects.
 
-The cache holds at most ``max_cached`` conversations, least recently changed
+The cache keeps at most ``max_cached`` conversations, least recently changed
 out first. A conversation that falls out and comes back starts from no
 state; the SinkActor's conditional write then finds the stored revision and
 joins the two, so nothing regresses.

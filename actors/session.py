@@ -1,9 +1,9 @@
 """One WebSocket to one channel, with the reader thread that drains it.
 
 A ``Session`` is owned by its ConnectionActor. The reader thread is the only
-thread that receives on the socket; it hands every text frame to a callback
-and reports the end of the socket once, with the close code when there was a
-close frame (1006 when the connection dropped without one).
+thread that receives on the socket. It hands every text frame to a callback
+and reports the end of the socket once, with the close code of the close
+frame, or 1006 when the connection dropped without one.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from genesys_stream.clock import Clock
 
 log = logging.getLogger(__name__)
 
-# The ping the Genesys notification service answers with a `pong` metadata frame.
+# The text ping to which the Genesys notification service replies with a `pong` metadata frame.
 PING = '{"message":"ping"}'
 ABNORMAL_CLOSURE = 1006
 
@@ -127,7 +127,7 @@ class Session:
         except (websocket.WebSocketException, OSError) as exc:
             reason = type(exc).__name__
         except Exception:
-            # A bug in frame handling must not leave a socket that nobody reads.
+            # A bug in frame handling must not leave a socket that no thread reads.
             log.exception("session.reader_failed", extra={"channel_id": self.channel.id})
             reason = "reader failed"
         finally:

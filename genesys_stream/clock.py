@@ -93,7 +93,7 @@ class SystemClock:
 
 
 class FakeClock:
-    """A clock that moves only when told to, for tests and simulations.
+    """A clock that moves only when advanced, for tests and simulations.
 
     ``sleep`` advances the clock instead of blocking, so code that waits out a
     ``Retry-After`` of 59 seconds returns at once with the clock 59 seconds

@@ -29,7 +29,7 @@ METRICS_INTERVAL = 60.0
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Where the service finds Genesys Cloud, and with which credentials."""
+    """The Genesys Cloud base URLs and the client credentials the service uses."""
 
     login_url: str
     api_url: str

@@ -23,7 +23,7 @@ class FinalSnapshots(Protocol):
 
 @dataclass
 class Comparison:
-    """Which conversations match the truth, differ from it, or are missing."""
+    """The result of a comparison: conversations that match, differ, or are missing."""
 
     matched: list[str] = field(default_factory=list)
     differing: list[str] = field(default_factory=list)

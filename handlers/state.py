@@ -65,7 +65,7 @@ def state_rank(state: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class KnownParticipant:
-    """What a snapshot needs from a participant already merged: its latest time, its surprises."""
+    """A merged participant's latest time and surprises, reused for an unchanged entry."""
 
     latest: str
     surprises: tuple[str, ...]

@@ -117,7 +117,8 @@ def raise_if_configuration(exc: ClientError, resource: str) -> None:
         ) from exc
 
 
-# What opening or reading a store can raise besides a bug: the store's own
-# errors, botocore's errors before any request (no region, no credentials) and
-# local file errors. Callers outside ``stores`` catch these without botocore.
+# Exceptions that opening or reading a store raises when the store, and not the
+# code, is at fault: the store's own errors, botocore's errors before any request
+# (no region, no credentials) and local file errors. Callers outside ``stores``
+# catch these without importing botocore.
 ACCESS_ERRORS: tuple[type[Exception], ...] = (StoreError, BotoCoreError, OSError)

@@ -177,7 +177,7 @@ def test_forward_events_match_lifecycle(module: Module) -> None:
         assert f'"{event_type}"' in condition
 
 
-# Stand-ins for the values only AWS knows, to feed the task's environment to the config loader.
+# Stand-ins for the values only AWS assigns, to feed the task's environment to the config loader.
 RESOURCE_VALUES = {
     "aws_dynamodb_table.conversations.name": "genesys-stream-conversations",
     "aws_dynamodb_table.control.name": "genesys-stream-control",
